@@ -1,0 +1,477 @@
+// swiotlb, the software bounce buffer (kernel/dma/swiotlb.c, 6.12): pools of
+// 2 KiB slots in 128-slot segments, split into areas; a next-fit slot search
+// with the kernel's alignment rules; copies that go through the CPU cache;
+// and the release that merges free runs back.
+import {
+  DMA_ATTR_NO_WARN,
+  DMA_ATTR_SKIP_CPU_SYNC,
+  DMA_FROM_DEVICE,
+  DMA_TO_DEVICE,
+  hex,
+  validDirection,
+} from "./constants.ts";
+import { KernelBug } from "./errors.ts";
+
+export const IO_TLB_SHIFT = 11;
+export const IO_TLB_SIZE = 1 << IO_TLB_SHIFT;
+export const IO_TLB_SEGSIZE = 128;
+export const IO_TLB_DEFAULT_SIZE = 64 * 1024 * 1024;
+export const IO_TLB_MIN_SLABS = (1024 * 1024) >> IO_TLB_SHIFT;
+const PAGE_SIZE = 4096;
+const INVALID = -1;
+
+/** CPU-side byte access by physical address (the CPU cache model). */
+export interface CpuAccess {
+  cpuReadInto(pa: number, dst: Uint8Array, dstOffset?: number, len?: number): void;
+  cpuWrite(pa: number, src: Uint8Array, srcOffset?: number, len?: number): void;
+}
+
+/** What swiotlb needs to know of the device it bounces for. */
+export interface SwiotlbDevice {
+  name: string;
+  minAlignMask: number;
+  /** dma_get_seg_boundary() as a number (2^52 - 1 stands for ULONG_MAX). */
+  segBoundaryMask: number;
+}
+
+export interface SwiotlbLog {
+  warn(code: string, message: string, device?: string, once?: boolean, ratelimited?: boolean): void;
+  info(code: string, message: string): void;
+}
+
+export interface SwiotlbParam {
+  nslabs?: number;
+  nareas?: number;
+  force?: boolean;
+  noforce?: boolean;
+}
+
+/** Parses `swiotlb=<slots>[,<areas>][,force|noforce]`. */
+export function parseSwiotlbParam(text: string): SwiotlbParam {
+  const out: SwiotlbParam = {};
+  const parts = text.split(",");
+  let i = 0;
+  if (parts[i] !== undefined && /^\d+$/.test(parts[i]!)) {
+    const n = Number(parts[i++]);
+    if (n <= 0) throw new RangeError("swiotlb=: the slot count must be positive");
+    out.nslabs = Math.ceil(n / IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE;
+    if (parts[i] !== undefined && /^\d+$/.test(parts[i]!)) {
+      const a = Number(parts[i++]);
+      if (a <= 0) throw new RangeError("swiotlb=: the area count must be positive");
+      out.nareas = 2 ** Math.ceil(Math.log2(a));
+    }
+  }
+  if (parts[i] === "force") {
+    out.force = true;
+    i++;
+  } else if (parts[i] === "noforce") {
+    out.noforce = true;
+    i++;
+  }
+  if (i !== parts.length) {
+    throw new RangeError(`swiotlb=${text}: expected <slots>[,<areas>][,force|noforce]`);
+  }
+  return out;
+}
+
+function roundUpPow2(n: number): number {
+  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
+}
+
+/**
+ * The default pool geometry for a boot: 64 MiB, or swiotlb=; areas = possible
+ * CPUs rounded up to a power of two, never smaller than one segment each
+ * (a default-sized pool grows to fit them, a given size cuts the areas).
+ */
+export function swiotlbDefaultGeometry(opts: { possibleCpus: number; param?: string }): {
+  nslabs: number;
+  nareas: number;
+  logLines: string[];
+} {
+  const p = opts.param ? parseSwiotlbParam(opts.param) : {};
+  const logLines: string[] = [];
+  let nslabs = p.nslabs ?? IO_TLB_DEFAULT_SIZE >> IO_TLB_SHIFT;
+  let nareas = p.nareas ?? roundUpPow2(Math.max(1, opts.possibleCpus));
+  if (p.nslabs === undefined) {
+    // round_up_default_nslabs(): a default pool grows so every area gets a whole segment.
+    if (nslabs < IO_TLB_SEGSIZE * nareas) {
+      nslabs = roundUpPow2(IO_TLB_SEGSIZE * nareas);
+      logLines.push(`SWIOTLB bounce buffer size roundup to ${(nslabs << IO_TLB_SHIFT) >> 20}MB`);
+    }
+  } else if (p.nareas === undefined && nslabs < IO_TLB_SEGSIZE * nareas) {
+    // setup_io_tlb_npages() with a size but no area count: round the slots up for the areas.
+    nslabs = roundUpPow2(IO_TLB_SEGSIZE * nareas);
+  }
+  // swiotlb_adjust_nareas / limit_nareas: an area holds at least one segment.
+  while (nareas > 1 && nslabs / nareas < IO_TLB_SEGSIZE) nareas /= 2;
+  logLines.unshift(`software IO TLB: area num ${nareas}.`);
+  return { nslabs, nareas, logLines };
+}
+
+interface Area {
+  index: number;
+  used: number;
+}
+
+export interface SwiotlbStats {
+  nslabs: number;
+  used: number;
+  hiwater: number;
+  transientNslabs: number;
+  areas: Array<{ index: number; used: number }>;
+}
+
+export interface SwiotlbMemOptions {
+  start: number;
+  nslabs: number;
+  nareas?: number;
+  force?: boolean;
+  cpu: CpuAccess;
+  log: SwiotlbLog;
+}
+
+/** One io_tlb_pool with its slot array. */
+class Pool {
+  readonly start: number;
+  readonly end: number;
+  readonly nslabs: number;
+  readonly nareas: number;
+  readonly areaNslabs: number;
+  readonly list: Int32Array;
+  readonly origAddr: Float64Array;
+  readonly allocSize: Float64Array;
+  readonly padSlots: Uint16Array;
+  readonly areas: Area[];
+
+  constructor(start: number, nslabs: number, nareas: number) {
+    this.start = start;
+    this.nslabs = nslabs;
+    this.end = start + nslabs * IO_TLB_SIZE;
+    this.nareas = nareas;
+    this.areaNslabs = nslabs / nareas;
+    this.list = new Int32Array(nslabs);
+    this.origAddr = new Float64Array(nslabs).fill(INVALID);
+    this.allocSize = new Float64Array(nslabs);
+    this.padSlots = new Uint16Array(nslabs);
+    for (let i = 0; i < nslabs; i++) this.list[i] = IO_TLB_SEGSIZE - (i % IO_TLB_SEGSIZE);
+    this.areas = Array.from({ length: nareas }, () => ({ index: 0, used: 0 }));
+  }
+}
+
+/** An io_tlb_mem: the default pool (and, with dynamic swiotlb, transient ones). */
+export class SwiotlbMem {
+  readonly force: boolean;
+  readonly #pool: Pool;
+  readonly #cpu: CpuAccess;
+  readonly #log: SwiotlbLog;
+  #used = 0;
+  #hiwater = 0;
+  readonly #buf = new Uint8Array(IO_TLB_SEGSIZE * IO_TLB_SIZE);
+
+  constructor(options: SwiotlbMemOptions) {
+    const { start, nslabs } = options;
+    const nareas = options.nareas ?? 1;
+    if (!Number.isInteger(start) || start < 0 || start % PAGE_SIZE !== 0)
+      throw new RangeError(`swiotlb start must be page-aligned, got ${start}`);
+    if (!Number.isInteger(nslabs) || nslabs < IO_TLB_SEGSIZE || nslabs % IO_TLB_SEGSIZE !== 0) {
+      throw new RangeError(
+        `swiotlb nslabs must be a positive multiple of ${IO_TLB_SEGSIZE}, got ${nslabs}`,
+      );
+    }
+    if (
+      !Number.isInteger(nareas) ||
+      nareas < 1 ||
+      (nareas & (nareas - 1)) !== 0 ||
+      nslabs / nareas < IO_TLB_SEGSIZE
+    ) {
+      throw new RangeError(
+        `swiotlb nareas must be a power of two with at least ${IO_TLB_SEGSIZE} slots per area, got ${nareas}`,
+      );
+    }
+    this.#pool = new Pool(start, nslabs, nareas);
+    this.force = options.force ?? false;
+    this.#cpu = options.cpu;
+    this.#log = options.log;
+    const mb = (nslabs * IO_TLB_SIZE) >> 20;
+    this.#log.info(
+      "swiotlb-mapped",
+      `software IO TLB: mapped [mem 0x${start.toString(16).padStart(16, "0")}-0x${this.#pool.end.toString(16).padStart(16, "0")}] (${mb}MB)`,
+    );
+  }
+
+  get start(): number {
+    return this.#pool.start;
+  }
+
+  get end(): number {
+    return this.#pool.end;
+  }
+
+  isSwiotlbBuffer(pa: number): boolean {
+    return pa >= this.#pool.start && pa < this.#pool.end;
+  }
+
+  /** swiotlb_max_mapping_size() */
+  maxMappingSize(minAlignMask: number): number {
+    const min = minAlignMask ? Math.ceil((minAlignMask + 1) / IO_TLB_SIZE) * IO_TLB_SIZE : 0;
+    return IO_TLB_SIZE * IO_TLB_SEGSIZE - min;
+  }
+
+  #slotIndex(pa: number): number {
+    return Math.floor((pa - this.#pool.start) / IO_TLB_SIZE);
+  }
+
+  /** swiotlb_search_pool_area(): next fit from the area's index; -1 when nothing fits. */
+  #searchArea(
+    dev: SwiotlbDevice,
+    areaIndex: number,
+    origAddr: number,
+    allocSize: number,
+    allocAlignMask: number,
+  ): number {
+    const pool = this.#pool;
+    const area = pool.areas[areaIndex]!;
+    // The pool's DMA address, masked with the segment boundary (the model's pools are not offset).
+    const boundary = dev.segBoundaryMask >= 2 ** 52 - 1 ? 0 : dev.segBoundaryMask + 1;
+    const tblDma = boundary === 0 ? pool.start : pool.start % boundary;
+    const maxSlots = boundary === 0 ? 2 ** 41 : boundary / IO_TLB_SIZE;
+    let iotlbAlignMask = dev.minAlignMask;
+    const nslots = Math.ceil(allocSize / IO_TLB_SIZE);
+    // Slot address alignment: allocations of a page or more without other constraints stay page aligned.
+    if (allocAlignMask === 0 && iotlbAlignMask === 0 && allocSize >= PAGE_SIZE)
+      allocAlignMask = PAGE_SIZE - 1;
+    allocAlignMask |= IO_TLB_SIZE - 1;
+    iotlbAlignMask &= ~allocAlignMask;
+    const stride = Math.max(1, (Math.max(allocAlignMask, iotlbAlignMask) >> IO_TLB_SHIFT) + 1);
+    if (nslots > pool.areaNslabs - area.used) return -1;
+    const slotBase = areaIndex * pool.areaNslabs;
+    let index = area.index;
+    const tblSlots = Math.floor(tblDma / IO_TLB_SIZE);
+    for (let checked = 0; checked < pool.areaNslabs; ) {
+      const slotIndex = slotBase + index;
+      const tlbAddr = tblDma + slotIndex * IO_TLB_SIZE;
+      if (
+        tlbAddr % (allocAlignMask + 1) !== 0 ||
+        (origAddr && (tlbAddr & iotlbAlignMask) !== (origAddr & iotlbAlignMask))
+      ) {
+        index = (index + 1) % pool.areaNslabs;
+        checked++;
+        continue;
+      }
+      // iommu_is_span_boundary(): the run must not cross the device's segment boundary.
+      const offset = (tblSlots + slotIndex) % maxSlots;
+      if (offset + nslots <= maxSlots && pool.list[slotIndex]! >= nslots) {
+        // swiotlb_align_offset(dev, 0, orig): the in-slot part of the preserved low bits.
+        const alignOffset = origAddr & dev.minAlignMask & (IO_TLB_SIZE - 1);
+        for (let i = slotIndex; i < slotIndex + nslots; i++) {
+          pool.list[i] = 0;
+          pool.allocSize[i] = allocSize - (alignOffset + (i - slotIndex) * IO_TLB_SIZE);
+        }
+        let count = 0;
+        for (
+          let i = slotIndex - 1;
+          i >= 0 && i % IO_TLB_SEGSIZE !== IO_TLB_SEGSIZE - 1 && pool.list[i] !== 0;
+          i--
+        ) {
+          pool.list[i] = ++count;
+        }
+        area.index = (index + nslots) % pool.areaNslabs;
+        area.used += nslots;
+        this.#used += nslots;
+        if (this.#used > this.#hiwater) this.#hiwater = this.#used;
+        return slotIndex;
+      }
+      index = (index + stride) % pool.areaNslabs;
+      checked += stride;
+    }
+    return -1;
+  }
+
+  /** swiotlb_tbl_map_single(): the bounce address, or -1. Copies the original in whatever the direction. */
+  tblMapSingle(
+    dev: SwiotlbDevice,
+    origAddr: number,
+    mappingSize: number,
+    allocAlignMask: number,
+    dir: number,
+    attrs: number,
+    cpu = 0,
+  ): number {
+    if (allocAlignMask > PAGE_SIZE - 1) {
+      this.#log.warn(
+        `swiotlb-align:${dev.name}`,
+        "Alloc alignment may prevent fulfilling requests with max mapping_size",
+        dev.name,
+        true,
+      );
+    }
+    let offset = origAddr & dev.minAlignMask & (allocAlignMask | (IO_TLB_SIZE - 1));
+    const align = allocAlignMask + 1;
+    const size = Math.ceil((mappingSize + offset) / align) * align;
+    let index = -1;
+    if (size <= IO_TLB_SEGSIZE * IO_TLB_SIZE) {
+      const pool = this.#pool;
+      const start = cpu & (pool.nareas - 1);
+      for (let i = 0; i < pool.nareas && index < 0; i++) {
+        index = this.#searchArea(dev, (start + i) % pool.nareas, origAddr, size, allocAlignMask);
+      }
+    }
+    if (index < 0) {
+      if (!(attrs & DMA_ATTR_NO_WARN)) {
+        this.#log.warn(
+          "swiotlb-full",
+          `swiotlb buffer is full (sz: ${size} bytes), total ${this.#pool.nslabs} (slots), used ${this.#used} (slots)`,
+          dev.name,
+          false,
+          true,
+        );
+      }
+      return -1;
+    }
+    const pool = this.#pool;
+    const pad = offset >> IO_TLB_SHIFT;
+    offset &= IO_TLB_SIZE - 1;
+    index += pad;
+    pool.padSlots[index] = pad;
+    const nreal = Math.ceil(size / IO_TLB_SIZE) - pad;
+    // slot_addr(orig, i): the original address that corresponds to each slot.
+    for (let i = 0; i < nreal; i++) pool.origAddr[index + i] = origAddr + i * IO_TLB_SIZE;
+    const tlb = pool.start + index * IO_TLB_SIZE + offset;
+    // CVE-2022-0854: the slot is seeded from the original for every direction, SKIP_CPU_SYNC or not.
+    this.#bounce(tlb, mappingSize, DMA_TO_DEVICE, dev);
+    this.#checkDir(dir, "swiotlb_tbl_map_single");
+    return tlb;
+  }
+
+  /** swiotlb_bounce(): copies between the original and the slot, through the CPU, truncated to the allocation. */
+  #bounce(tlb: number, size: number, dir: number, dev: SwiotlbDevice): void {
+    const pool = this.#pool;
+    const index = this.#slotIndex(tlb);
+    let origAddr = pool.origAddr[index]!;
+    if (origAddr === INVALID) return;
+    let allocSize = pool.allocSize[index]!;
+    // May be negative inside the first "offset" bytes of a later slot, as in the kernel.
+    const tlbOffset = (tlb % IO_TLB_SIZE) - (origAddr & dev.minAlignMask & (IO_TLB_SIZE - 1));
+    origAddr += tlbOffset;
+    allocSize -= tlbOffset;
+    let len = size;
+    if (len > allocSize) {
+      this.#log.warn(
+        `swiotlb-overflow-detected:${dev.name}`,
+        `Buffer overflow detected. Allocation size: ${allocSize}. Mapping size: ${size}.`,
+        dev.name,
+        true,
+      );
+      len = allocSize;
+    }
+    const buf = len <= this.#buf.length ? this.#buf : new Uint8Array(len);
+    if (dir === DMA_TO_DEVICE) {
+      this.#cpu.cpuReadInto(origAddr, buf, 0, len);
+      this.#cpu.cpuWrite(tlb, buf, 0, len);
+    } else {
+      this.#cpu.cpuReadInto(tlb, buf, 0, len);
+      this.#cpu.cpuWrite(origAddr, buf, 0, len);
+    }
+  }
+
+  #checkDir(dir: number, fn: string): void {
+    if (!validDirection(dir))
+      throw new KernelBug("dma-invalid-direction", `${fn}: invalid DMA direction ${dir}`);
+  }
+
+  /** swiotlb_tbl_unmap_single(): copy back unless SKIP_CPU_SYNC or TO_DEVICE, then release. */
+  tblUnmapSingle(
+    dev: SwiotlbDevice,
+    tlbAddr: number,
+    mappingSize: number,
+    dir: number,
+    attrs: number,
+  ): void {
+    this.#checkDir(dir, "swiotlb_tbl_unmap_single");
+    if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) && (dir === DMA_FROM_DEVICE || dir === 0)) {
+      this.#bounce(tlbAddr, mappingSize, DMA_FROM_DEVICE, dev);
+    }
+    this.#release(dev, tlbAddr);
+  }
+
+  /** swiotlb_release_slots(): free the run and merge it with its free neighbours in the segment. */
+  #release(dev: SwiotlbDevice, tlbAddr: number): void {
+    const pool = this.#pool;
+    const offset = tlbAddr & dev.minAlignMask & (IO_TLB_SIZE - 1);
+    let index = Math.floor((tlbAddr - offset - pool.start) / IO_TLB_SIZE);
+    index -= pool.padSlots[index]!;
+    const nslots = Math.ceil((pool.allocSize[index]! + offset) / IO_TLB_SIZE);
+    const area = pool.areas[Math.floor(index / pool.areaNslabs)]!;
+    const segEnd = Math.ceil((index + 1) / IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE;
+    let count = index + nslots < segEnd ? pool.list[index + nslots]! : 0;
+    for (let i = index + nslots - 1; i >= index; i--) {
+      pool.list[i] = ++count;
+      pool.origAddr[i] = INVALID;
+      pool.allocSize[i] = 0;
+      pool.padSlots[i] = 0;
+    }
+    for (
+      let i = index - 1;
+      i >= 0 && i % IO_TLB_SEGSIZE !== IO_TLB_SEGSIZE - 1 && pool.list[i] !== 0;
+      i--
+    ) {
+      pool.list[i] = ++count;
+    }
+    area.used -= nslots;
+    this.#used -= nslots;
+  }
+
+  /** swiotlb_sync_single_for_device(): original → slot for TO_DEVICE and BIDIRECTIONAL. */
+  syncSingleForDevice(dev: SwiotlbDevice, tlbAddr: number, size: number, dir: number): void {
+    this.#checkDir(dir, "swiotlb_sync_single_for_device");
+    if (dir === DMA_TO_DEVICE || dir === 0) this.#bounce(tlbAddr, size, DMA_TO_DEVICE, dev);
+  }
+
+  /** swiotlb_sync_single_for_cpu(): slot → original for FROM_DEVICE and BIDIRECTIONAL. */
+  syncSingleForCpu(dev: SwiotlbDevice, tlbAddr: number, size: number, dir: number): void {
+    this.#checkDir(dir, "swiotlb_sync_single_for_cpu");
+    if (dir === DMA_FROM_DEVICE || dir === 0) this.#bounce(tlbAddr, size, DMA_FROM_DEVICE, dev);
+  }
+
+  stats(): SwiotlbStats {
+    return {
+      nslabs: this.#pool.nslabs,
+      used: this.#used,
+      hiwater: this.#hiwater,
+      transientNslabs: 0,
+      areas: this.#pool.areas.map((a) => ({ index: a.index, used: a.used })),
+    };
+  }
+
+  resetHiwater(): void {
+    this.#hiwater = this.#used;
+  }
+
+  /** True when every slot is free and every free-run counter is back at its initial value. */
+  isPristine(): boolean {
+    const pool = this.#pool;
+    for (let i = 0; i < pool.nslabs; i++)
+      if (pool.list[i] !== IO_TLB_SEGSIZE - (i % IO_TLB_SEGSIZE)) return false;
+    return this.#used === 0;
+  }
+
+  /** The live bounce buffers, for leak reports. */
+  liveBounces(): string[] {
+    const pool = this.#pool;
+    const out: string[] = [];
+    for (let i = 0; i < pool.nslabs; i++) {
+      const o = pool.origAddr[i]!;
+      if (
+        o !== INVALID &&
+        (i === 0 ||
+          pool.origAddr[i - 1] === INVALID ||
+          pool.allocSize[i - 1] !== pool.allocSize[i]! + IO_TLB_SIZE)
+      ) {
+        out.push(
+          `slot ${hex(pool.start + i * IO_TLB_SIZE)} for ${hex(o)} (${pool.allocSize[i]} bytes)`,
+        );
+      }
+    }
+    return out;
+  }
+}

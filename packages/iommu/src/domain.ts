@@ -1,0 +1,204 @@
+// struct iommu_domain and the IOMMU core's map/unmap (drivers/iommu/iommu.c):
+// iommu_map splits a range with the iommu_pgsize rule; unmap gathers the
+// range for one IOTLB invalidation; flush-all serves the flush queue.
+import { IotlbGather } from "./iotlb_gather.ts";
+import { IoPageTable, type PageTableConfig } from "./page_table.ts";
+import { EINVAL, ENODEV } from "./prot.ts";
+
+/** Domain type bits (include/linux/iommu.h). */
+export const DOMAIN_BIT_PAGING = 1 << 0;
+export const DOMAIN_BIT_DMA_API = 1 << 1;
+export const DOMAIN_BIT_PT = 1 << 2;
+export const DOMAIN_BIT_DMA_FQ = 1 << 3;
+export const DOMAIN_BLOCKED = 0;
+export const DOMAIN_IDENTITY = DOMAIN_BIT_PT;
+export const DOMAIN_UNMANAGED = DOMAIN_BIT_PAGING;
+export const DOMAIN_DMA = DOMAIN_BIT_PAGING | DOMAIN_BIT_DMA_API;
+export const DOMAIN_DMA_FQ = DOMAIN_BIT_PAGING | DOMAIN_BIT_DMA_API | DOMAIN_BIT_DMA_FQ;
+
+export function domainTypeName(type: number): string {
+  switch (type) {
+    case DOMAIN_BLOCKED:
+      return "blocked";
+    case DOMAIN_IDENTITY:
+      return "identity";
+    case DOMAIN_UNMANAGED:
+      return "unmanaged";
+    case DOMAIN_DMA:
+      return "dma";
+    case DOMAIN_DMA_FQ:
+      return "dma-fq";
+    default:
+      return "other";
+  }
+}
+
+/**
+ * iommu_pgsize(): the largest supported page size that the remaining size and
+ * the alignment of iova|paddr allow, and how many of them to map before the
+ * next larger supported size could take over (only when iova and paddr are
+ * congruent modulo it and a larger page would fit after the boundary).
+ * Writes into `out` so the map loop allocates nothing.
+ */
+export function iommuPgsize(
+  pgsizeBitmap: number,
+  iova: number,
+  paddr: number,
+  size: number,
+  out: { pgsize: number; count: number },
+): void {
+  let pgsize = 0;
+  for (let p = 1; p <= 0x40000000 && p <= size; p *= 2) {
+    if ((pgsizeBitmap & p) !== 0 && iova % p === 0 && paddr % p === 0) pgsize = p;
+  }
+  out.pgsize = pgsize;
+  if (pgsize === 0) {
+    out.count = 0;
+    return;
+  }
+  let next = 0;
+  for (let p = pgsize * 2; p <= 0x40000000; p *= 2) {
+    if ((pgsizeBitmap & p) !== 0) {
+      next = p;
+      break;
+    }
+  }
+  let span = size;
+  if (next !== 0 && iova % next === paddr % next) {
+    const offset = next - (iova % next);
+    if (offset + next <= size) span = offset;
+  }
+  out.count = Math.floor(span / pgsize);
+}
+
+/** What a domain needs of the unit it belongs to. */
+export interface DomainOwner {
+  invalidateRange(domain: IommuDomain, iova: number, size: number): void;
+  invalidateDomain(domain: IommuDomain): void;
+  markStale(domain: IommuDomain, iova: number, size: number): void;
+}
+
+let nextDomainId = 1;
+
+export class IommuDomain {
+  readonly id = nextDomainId++;
+  readonly type: number;
+  readonly pgsizeBitmap: number;
+  readonly geometry: { apertureStart: number; apertureEnd: number; forceAperture: boolean };
+  readonly pageTable: IoPageTable | null;
+  /** Pages mapped without iommuSyncMap yet (the two-step API's "not yet synced" window). */
+  readonly unsynced = new Set<number>();
+  readonly #owner: DomainOwner;
+  readonly #step = { pgsize: 0, count: 0 };
+  readonly #gather = new IotlbGather();
+
+  constructor(
+    type: number,
+    owner: DomainOwner,
+    tableConfig: PageTableConfig | null,
+    forceAperture: boolean,
+  ) {
+    this.type = type;
+    this.#owner = owner;
+    this.pageTable =
+      (type & DOMAIN_BIT_PAGING) !== 0 && tableConfig ? new IoPageTable(tableConfig) : null;
+    this.pgsizeBitmap = this.pageTable?.pgsizeBitmap ?? 0;
+    const end = this.pageTable ? 2 ** this.pageTable.inputBits - 1 : 2 ** 52 - 1;
+    this.geometry = { apertureStart: 0, apertureEnd: end, forceAperture };
+  }
+
+  get isPaging(): boolean {
+    return this.pageTable !== null;
+  }
+
+  /** iommu_map_nosync(): writes the page tables without the driver's post-map sync. */
+  iommuMapNosync(iova: number, paddr: number, size: number, prot: number): number {
+    const pt = this.pageTable;
+    if (pt === null) return -ENODEV;
+    const min = this.pgsizeBitmap & -this.pgsizeBitmap;
+    if (iova % min !== 0 || paddr % min !== 0 || size % min !== 0 || size === 0) return -EINVAL;
+    let done = 0;
+    while (done < size) {
+      iommuPgsize(this.pgsizeBitmap, iova + done, paddr + done, size - done, this.#step);
+      const { pgsize, count } = this.#step;
+      if (pgsize === 0) return -EINVAL;
+      const rc = pt.mapPages(iova + done, paddr + done, pgsize, count, prot);
+      if (rc !== 0) {
+        if (done > 0) this.iommuUnmap(iova, done);
+        return rc;
+      }
+      done += pgsize * count;
+    }
+    // Any IOTLB entry for these pages belongs to an earlier mapping.
+    this.#owner.markStale(this, iova, size);
+    for (let a = iova; a < iova + size; a += min) this.unsynced.add(a);
+    return 0;
+  }
+
+  /** iommu_sync_map(): the driver's iotlb_sync_map for the range. */
+  iommuSyncMap(iova: number, size: number): number {
+    const min = this.pgsizeBitmap & -this.pgsizeBitmap || 4096;
+    if (this.unsynced.size > 0)
+      for (let a = iova - (iova % min); a < iova + size; a += min) this.unsynced.delete(a);
+    return 0;
+  }
+
+  /** iommu_map(): map, then sync. 0 or a negative errno. */
+  iommuMap(iova: number, paddr: number, size: number, prot: number): number {
+    const rc = this.iommuMapNosync(iova, paddr, size, prot);
+    if (rc !== 0) return rc;
+    return this.iommuSyncMap(iova, size);
+  }
+
+  /** iommu_unmap_fast(): unmap and gather; returns the bytes unmapped. */
+  iommuUnmapFast(iova: number, size: number, gather: IotlbGather): number {
+    const pt = this.pageTable;
+    if (pt === null) return 0;
+    const min = this.pgsizeBitmap & -this.pgsizeBitmap;
+    if (iova % min !== 0 || size % min !== 0) return 0;
+    let done = 0;
+    while (done < size) {
+      const a = iova + done;
+      // Unmap in the size the range was mapped with: look the leaf up first.
+      const leaf = { pa: 0, prot: 0, pageSize: 0 };
+      if (!pt.lookup(a, leaf)) break;
+      if (a % leaf.pageSize !== 0 || leaf.pageSize > size - done) break; // never split a block
+      const n = pt.unmapPages(a, leaf.pageSize, 1);
+      if (n === 0) break;
+      if (gather.queued) gather.addRange(a, n);
+      else gather.addPage(this, a, n);
+      done += n;
+    }
+    if (done > 0) this.#owner.markStale(this, iova, done);
+    return done;
+  }
+
+  /** iommu_unmap(): unmap and invalidate at once. */
+  iommuUnmap(iova: number, size: number): number {
+    const g = this.#gather;
+    g.reset();
+    const n = this.iommuUnmapFast(iova, size, g);
+    this.iotlbSync(g);
+    return n;
+  }
+
+  /** iommu_iotlb_sync(): invalidate the gathered range. */
+  iotlbSync(gather: IotlbGather): void {
+    if (!gather.empty)
+      this.#owner.invalidateRange(this, gather.start, gather.end - gather.start + 1);
+    const queued = gather.queued;
+    gather.reset();
+    gather.queued = queued;
+  }
+
+  /** iommu_flush_iotlb_all() */
+  flushIotlbAll(): void {
+    this.#owner.invalidateDomain(this);
+  }
+
+  /** iommu_iova_to_phys(): the page tables' answer (0 when unmapped; identity for passthrough). */
+  iovaToPhys(iova: number): number {
+    if (this.type === DOMAIN_IDENTITY) return iova;
+    return this.pageTable ? this.pageTable.iovaToPhys(iova) : 0;
+  }
+}

@@ -1,0 +1,258 @@
+// One IOMMU instance (a VT-d DRHD unit or an SMMUv3): its domains, the
+// devices attached by requester or stream id, the IOTLB, reserved regions,
+// the device-side translation with permission checks, and the fault log.
+import {
+  DOMAIN_BIT_PAGING,
+  DOMAIN_BLOCKED,
+  DOMAIN_IDENTITY,
+  type DomainOwner,
+  IommuDomain,
+} from "./domain.ts";
+import { Iotlb, type IotlbOptions } from "./iotlb.ts";
+import type { PageTableConfig, PteLookup } from "./page_table.ts";
+import { IOMMU_READ, IOMMU_WRITE } from "./prot.ts";
+
+export interface ReservedRegion {
+  start: number;
+  size: number;
+  type: "direct" | "msi" | "sw-msi" | "reserved";
+}
+
+export interface IommuUnitOptions {
+  name: string;
+  kind: "vtd" | "smmuv3";
+  pageTable: PageTableConfig;
+  iotlb?: IotlbOptions;
+  /** VT-d Caching Mode: a hypervisor shadows the tables (flushes are expensive). */
+  cachingMode?: boolean;
+  /** IOMMU_CAP_DEFERRED_FLUSH (default true): the unit supports flush queues. */
+  deferredFlush?: boolean;
+  reservedRegions?: ReservedRegion[];
+}
+
+export type FaultReason = "not-present" | "read-denied" | "write-denied" | "blocked";
+
+export interface FaultRecord {
+  seq: number;
+  deviceId: string;
+  /** The faulting page address, as VT-d records it. */
+  iova: number;
+  access: "read" | "write";
+  reason: FaultReason;
+  /** VT-d fault reason or SMMUv3 event id. */
+  code: number;
+  message: string;
+}
+
+export interface StaleIotlbHazard {
+  deviceId: string;
+  iova: number;
+  stalePa: number;
+  /** What the page tables map now (0 = nothing). */
+  currentPa: number;
+  access: "read" | "write";
+}
+
+/** Filled by translate(): no allocation per access. */
+export interface TranslateResult {
+  pa: number;
+  pageSize: number;
+  prot: number;
+  fault: FaultRecord | null;
+}
+
+export function newTranslateResult(): TranslateResult {
+  return { pa: 0, pageSize: 0, prot: 0, fault: null };
+}
+
+export class IommuUnit implements DomainOwner {
+  readonly name: string;
+  readonly kind: "vtd" | "smmuv3";
+  readonly cachingMode: boolean;
+  readonly deferredFlush: boolean;
+  readonly reservedRegions: readonly ReservedRegion[];
+  readonly iotlb: Iotlb;
+  readonly faults: FaultRecord[] = [];
+  readonly hazards: StaleIotlbHazard[] = [];
+  readonly identityDomain: IommuDomain;
+  readonly blockedDomain: IommuDomain;
+  readonly #tableConfig: PageTableConfig;
+  readonly #attached = new Map<string, IommuDomain>();
+  readonly #groups = new Map<string, string>();
+  readonly #faultListeners: Array<(f: FaultRecord) => void> = [];
+  readonly #lookup: PteLookup = { pa: 0, prot: 0, pageSize: 0 };
+  readonly #granule: number;
+  #seq = 0;
+
+  constructor(options: IommuUnitOptions) {
+    if (!options || typeof options.name !== "string")
+      throw new TypeError("IommuUnit: options.name is required");
+    if (options.kind !== "vtd" && options.kind !== "smmuv3")
+      throw new RangeError(`IommuUnit kind must be "vtd" or "smmuv3", got ${String(options.kind)}`);
+    this.name = options.name;
+    this.kind = options.kind;
+    this.cachingMode = options.cachingMode ?? false;
+    this.deferredFlush = options.deferredFlush ?? true;
+    this.reservedRegions = options.reservedRegions ?? [];
+    this.iotlb = new Iotlb(options.iotlb);
+    this.#tableConfig = options.pageTable;
+    this.#granule = options.pageTable.format === "vtd" ? 4096 : options.pageTable.granule;
+    this.identityDomain = new IommuDomain(DOMAIN_IDENTITY, this, null, false);
+    this.blockedDomain = new IommuDomain(DOMAIN_BLOCKED, this, null, false);
+  }
+
+  /** A new domain of `type`; paging types get a page table of the unit's format. */
+  allocDomain(type: number): IommuDomain {
+    if (type === DOMAIN_IDENTITY) return this.identityDomain;
+    if (type === DOMAIN_BLOCKED) return this.blockedDomain;
+    if ((type & DOMAIN_BIT_PAGING) === 0)
+      throw new RangeError(`allocDomain: unsupported domain type ${type}`);
+    return new IommuDomain(type, this, this.#tableConfig, this.kind === "vtd");
+  }
+
+  attachDevice(deviceId: string, domain: IommuDomain): void {
+    this.#attached.set(deviceId, domain);
+    if (!this.#groups.has(deviceId)) this.#groups.set(deviceId, deviceId);
+  }
+
+  detachDevice(deviceId: string): void {
+    this.#attached.delete(deviceId);
+  }
+
+  domainOf(deviceId: string): IommuDomain | undefined {
+    return this.#attached.get(deviceId);
+  }
+
+  /** The device's IOMMU group (one per device unless put together). */
+  group(deviceId: string): string | undefined {
+    return this.#groups.get(deviceId);
+  }
+
+  addToGroup(deviceId: string, groupId: string): void {
+    this.#groups.set(deviceId, groupId);
+  }
+
+  onFault(fn: (f: FaultRecord) => void): () => void {
+    this.#faultListeners.push(fn);
+    return () => this.#faultListeners.splice(this.#faultListeners.indexOf(fn), 1);
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  #fault(
+    deviceId: string,
+    iova: number,
+    isWrite: boolean,
+    reason: FaultReason,
+    out: TranslateResult,
+  ): boolean {
+    const page = iova - (iova % this.#granule);
+    let code: number;
+    let message: string;
+    const access = isWrite ? "write" : "read";
+    if (this.kind === "vtd") {
+      // VT-d (and QEMU's model of it) reports a missing or non-writable leaf for a write as
+      // reason 5 and for a read as reason 6; a device with no context entry as reason 2.
+      if (reason === "blocked") {
+        code = 0x02;
+        message = `DMAR: [DMA ${isWrite ? "Write" : "Read"} NO_PASID] Request device [${deviceId}] fault addr ${hex(page)} [fault reason 0x02] Present bit in context entry is clear`;
+      } else {
+        code = isWrite ? 0x05 : 0x06;
+        message = `DMAR: [DMA ${isWrite ? "Write" : "Read"} NO_PASID] Request device [${deviceId}] fault addr ${hex(page)} [fault reason 0x0${code}] PTE ${isWrite ? "Write" : "Read"} access is not set`;
+      }
+    } else {
+      code = reason === "not-present" || reason === "blocked" ? 0x10 : 0x13;
+      message = `arm-smmu-v3 ${this.name}: event 0x${code.toString(16)} received: sid ${deviceId} iova ${hex(iova)} ${access} ${reason === "blocked" ? "(abort)" : code === 0x10 ? "F_TRANSLATION" : "F_PERMISSION"}`;
+    }
+    const f: FaultRecord = {
+      seq: this.#seq++,
+      deviceId,
+      iova: this.kind === "vtd" ? page : iova,
+      access,
+      reason,
+      code,
+      message,
+    };
+    this.faults.push(f);
+    for (const l of this.#faultListeners) l(f);
+    out.fault = f;
+    return false;
+  }
+
+  /**
+   * The device-side path: IOTLB, then a page walk; permission check. Returns
+   * true with `out` filled, or false with `out.fault` recorded. A hit on a
+   * stale IOTLB entry succeeds (the hardware cannot know) and is recorded.
+   */
+  translate(deviceId: string, iova: number, isWrite: boolean, out: TranslateResult): boolean {
+    out.fault = null;
+    const d = this.#attached.get(deviceId);
+    if (d === undefined || d.type === DOMAIN_BLOCKED)
+      return this.#fault(deviceId, iova, isWrite, "blocked", out);
+    if (d.type === DOMAIN_IDENTITY) {
+      out.pa = iova;
+      out.pageSize = this.#granule;
+      out.prot = IOMMU_READ | IOMMU_WRITE;
+      return true;
+    }
+    const g = this.#granule;
+    const off = iova % g;
+    const pfn = (iova - off) / g;
+    const key = Iotlb.key(d.id, pfn);
+    const need = isWrite ? IOMMU_WRITE : IOMMU_READ;
+    const e = this.iotlb.lookup(key);
+    if (e !== undefined) {
+      if ((e.prot & need) === 0)
+        return this.#fault(deviceId, iova, isWrite, isWrite ? "write-denied" : "read-denied", out);
+      if (e.stale) {
+        this.iotlb.stats.staleHits++;
+        this.hazards.push({
+          deviceId,
+          iova,
+          stalePa: e.pa + off,
+          currentPa: d.iovaToPhys(iova),
+          access: isWrite ? "write" : "read",
+        });
+      }
+      out.pa = e.pa + off;
+      out.pageSize = g;
+      out.prot = e.prot;
+      return true;
+    }
+    this.iotlb.stats.walks++;
+    const pte = this.#lookup;
+    if (!d.pageTable!.lookup(iova, pte))
+      return this.#fault(deviceId, iova, isWrite, "not-present", out);
+    if ((pte.prot & need) === 0)
+      return this.#fault(deviceId, iova, isWrite, isWrite ? "write-denied" : "read-denied", out);
+    this.iotlb.insert(key, pte.pa - off, pte.prot);
+    out.pa = pte.pa;
+    out.pageSize = g;
+    out.prot = pte.prot;
+    return true;
+  }
+
+  // DomainOwner: the invalidation commands a domain issues.
+  invalidateRange(domain: IommuDomain, iova: number, size: number): void {
+    const g = this.#granule;
+    const first = Math.floor(iova / g);
+    this.iotlb.invalidateRange(domain.id, first, Math.ceil((iova + size) / g) - first);
+  }
+
+  invalidateDomain(domain: IommuDomain): void {
+    this.iotlb.invalidateDomain(domain.id);
+  }
+
+  markStale(domain: IommuDomain, iova: number, size: number): void {
+    if (this.iotlb.size === 0) return;
+    const g = this.#granule;
+    const first = Math.floor(iova / g);
+    this.iotlb.markStale(domain.id, first, Math.ceil((iova + size) / g) - first);
+  }
+}
+
+function hex(v: number): string {
+  return `0x${v.toString(16)}`;
+}

@@ -1,0 +1,124 @@
+import { assert, assertEquals, test } from "@dmasim/testing";
+import fc from "fast-check";
+import { DOMAIN_DMA, iommuPgsize } from "./domain.ts";
+import { IommuUnit, newTranslateResult } from "./iommu_unit.ts";
+import { IotlbGather } from "./iotlb_gather.ts";
+import { IOMMU_READ, IOMMU_WRITE } from "./prot.ts";
+
+const vtd = () =>
+  new IommuUnit({ name: "dmar0", kind: "vtd", pageTable: { format: "vtd", addressWidth: 39 } });
+
+test("iommuPgsize picks the largest page that alignment and size allow, and stops before a larger page could start", () => {
+  const bm = 0x40201000;
+  const out = { pgsize: 0, count: 0 };
+  iommuPgsize(bm, 0x200000, 0x40200000, 0x400000 + 0x1000, out);
+  assertEquals(out, { pgsize: 0x200000, count: 2 });
+  iommuPgsize(bm, 0x1000, 0x2000, 0x400000, out);
+  assertEquals(out.pgsize, 0x1000, "misaligned physical address: 4 KiB pages");
+  iommuPgsize(bm, 0x1ff000, 0x1ff000, 0x201000, out);
+  assertEquals(
+    out,
+    { pgsize: 0x1000, count: 1 },
+    "one 4K page to reach the 2 MiB boundary, then a 2 MiB page fits",
+  );
+});
+
+test("VT-d: a 4 MiB + 4 KiB map uses two 2 MiB superpages and one 4 KiB page; the bitmap is 0x40201000", () => {
+  const unit = vtd();
+  const d = unit.allocDomain(DOMAIN_DMA);
+  assertEquals(d.pgsizeBitmap, 0x40201000);
+  assertEquals(d.iommuMap(0x40000000, 0x80000000, 0x401000, IOMMU_READ), 0);
+  const tr = newTranslateResult();
+  unit.attachDevice("00:01.0", d);
+  assert(unit.translate("00:01.0", 0x40300000, false, tr));
+  assertEquals(tr.pa, 0x80300000);
+  assertEquals(d.iommuUnmap(0x40000000, 0x1000), 0, "a partial unmap never splits a superpage");
+  assertEquals(d.iommuUnmap(0x40000000, 0x401000), 0x401000);
+});
+
+test("VT-d faults: a write to a read-only or unmapped page is reason 0x05, a read is 0x06, memory untouched", () => {
+  const unit = vtd();
+  const d = unit.allocDomain(DOMAIN_DMA);
+  unit.attachDevice("00:01.0", d);
+  d.iommuMap(0xffffe000, 0x102400000, 0x1000, IOMMU_READ);
+  const tr = newTranslateResult();
+  assertEquals(unit.translate("00:01.0", 0xffffe010, true, tr), false);
+  assertEquals(
+    tr.fault?.message,
+    "DMAR: [DMA Write NO_PASID] Request device [00:01.0] fault addr 0xffffe000 [fault reason 0x05] PTE Write access is not set",
+  );
+  assertEquals(unit.translate("00:01.0", 0x20000, false, tr), false);
+  assertEquals(tr.fault?.code, 0x06);
+  assertEquals(unit.faults.length, 2);
+});
+
+test("a missing IOTLB invalidation is observable: the device still reaches the old page and a hazard is recorded", () => {
+  const unit = vtd();
+  const d = unit.allocDomain(DOMAIN_DMA);
+  unit.attachDevice("00:01.0", d);
+  d.iommuMap(0x1000, 0x5000, 0x1000, IOMMU_READ | IOMMU_WRITE);
+  const tr = newTranslateResult();
+  assert(unit.translate("00:01.0", 0x1000, true, tr));
+  const g = new IotlbGather();
+  g.queued = true; // a flush queue will invalidate later
+  assertEquals(d.iommuUnmapFast(0x1000, 0x1000, g), 0x1000);
+  assert(unit.translate("00:01.0", 0x1000, true, tr), "stale hit succeeds");
+  assertEquals(unit.hazards.length, 1);
+  d.flushIotlbAll();
+  assertEquals(unit.translate("00:01.0", 0x1000, true, tr), false);
+});
+
+test("Arm LPAE granules give their block sizes: 16K → 16K|32M, 64K → 64K|512M", () => {
+  const u16 = new IommuUnit({
+    name: "s",
+    kind: "smmuv3",
+    pageTable: { format: "arm-lpae", granule: 16384 },
+  });
+  assertEquals(u16.allocDomain(DOMAIN_DMA).pgsizeBitmap, 0x4000 + 0x2000000);
+  const u64 = new IommuUnit({
+    name: "s",
+    kind: "smmuv3",
+    pageTable: { format: "arm-lpae", granule: 65536 },
+  });
+  const d = u64.allocDomain(DOMAIN_DMA);
+  assertEquals(d.pgsizeBitmap, 0x10000 + 0x20000000);
+  assertEquals(d.iommuMap(0x10000, 0x40010000, 0x20000, IOMMU_READ), 0);
+  assertEquals(d.iovaToPhys(0x1fff0), 0x4001fff0);
+});
+
+test("property: random map/unmap keeps translate consistent with a reference map when unmaps are synced", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 1, max: 8 }), fc.boolean()),
+        { maxLength: 50 },
+      ),
+      (ops) => {
+        const unit = vtd();
+        const d = unit.allocDomain(DOMAIN_DMA);
+        unit.attachDevice("dev", d);
+        const ref = new Map<number, number>();
+        const tr = newTranslateResult();
+        for (const [page, n, map] of ops) {
+          const iova = page * 0x1000;
+          const free = Array.from({ length: n }, (_, i) => !ref.has(page + i)).every(Boolean);
+          if (map && free) {
+            assertEquals(
+              d.iommuMap(iova, 0x100000 + iova, n * 0x1000, IOMMU_READ | IOMMU_WRITE),
+              0,
+            );
+            for (let i = 0; i < n; i++) ref.set(page + i, 0x100000 + iova + i * 0x1000);
+          } else if (!map && ref.has(page)) {
+            d.iommuUnmap(iova, 0x1000);
+            ref.delete(page);
+          }
+          for (let p = 0; p < 72; p++) {
+            const ok = unit.translate("dev", p * 0x1000 + 8, false, tr);
+            assertEquals(ok ? tr.pa : -1, ref.has(p) ? ref.get(p)! + 8 : -1);
+          }
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
+});

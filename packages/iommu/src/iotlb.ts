@@ -1,0 +1,153 @@
+// The IOTLB: translations cached per (domain, page), invalidated by range, by
+// domain or globally. An entry outlives its page-table mapping until it is
+// invalidated; the model marks such entries stale so that a device access
+// that hits one is recorded as the hazard lazy unmapping accepts.
+
+export interface IotlbEntry {
+  /** Physical address of the cached page (granule-sized). */
+  pa: number;
+  prot: number;
+  /** The page-table mapping behind this entry was removed or changed without an invalidation. */
+  stale: boolean;
+}
+
+export interface IotlbOptions {
+  /** Entries; 0 = unbounded (default 4096). */
+  capacity?: number;
+  policy?: "lru" | "fifo" | "random";
+  random?: () => number;
+}
+
+export interface IotlbStats {
+  hits: number;
+  misses: number;
+  walks: number;
+  fills: number;
+  invalidations: { range: number; domain: number; all: number };
+  entriesInvalidated: number;
+  staleHits: number;
+}
+
+const PFN_SPAN = 2 ** 40;
+
+export class Iotlb {
+  readonly capacity: number;
+  readonly policy: "lru" | "fifo" | "random";
+  readonly stats: IotlbStats = {
+    hits: 0,
+    misses: 0,
+    walks: 0,
+    fills: 0,
+    invalidations: { range: 0, domain: 0, all: 0 },
+    entriesInvalidated: 0,
+    staleHits: 0,
+  };
+  readonly #entries = new Map<number, IotlbEntry>();
+  readonly #random: () => number;
+  readonly #spare: IotlbEntry[] = [];
+
+  constructor(options: IotlbOptions = {}) {
+    this.capacity = options.capacity ?? 4096;
+    if (!Number.isInteger(this.capacity) || this.capacity < 0)
+      throw new RangeError(
+        `iotlb.capacity must be a non-negative integer, got ${options.capacity}`,
+      );
+    this.policy = options.policy ?? "lru";
+    if (!["lru", "fifo", "random"].includes(this.policy))
+      throw new RangeError(
+        `iotlb.policy must be lru, fifo or random, got ${String(options.policy)}`,
+      );
+    let s = 12345;
+    this.#random =
+      options.random ?? (() => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  }
+
+  static key(domainId: number, pfn: number): number {
+    return domainId * PFN_SPAN + pfn;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  lookup(key: number): IotlbEntry | undefined {
+    const e = this.#entries.get(key);
+    if (e === undefined) {
+      this.stats.misses++;
+      return undefined;
+    }
+    this.stats.hits++;
+    if (this.policy === "lru" && this.capacity > 0) {
+      this.#entries.delete(key);
+      this.#entries.set(key, e);
+    }
+    return e;
+  }
+
+  insert(key: number, pa: number, prot: number): void {
+    if (this.capacity > 0 && this.#entries.size >= this.capacity && !this.#entries.has(key)) {
+      let victim: number;
+      if (this.policy === "random") {
+        const n = Math.floor(this.#random() * this.#entries.size);
+        let i = 0;
+        victim = 0;
+        for (const k of this.#entries.keys()) if (i++ === n) victim = k;
+      } else victim = this.#entries.keys().next().value as number;
+      this.#spare.push(this.#entries.get(victim)!);
+      this.#entries.delete(victim);
+    }
+    const e = this.#spare.pop() ?? { pa: 0, prot: 0, stale: false };
+    e.pa = pa;
+    e.prot = prot;
+    e.stale = false;
+    this.#entries.set(key, e);
+    this.stats.fills++;
+  }
+
+  #forRange(domainId: number, firstPfn: number, pages: number, fn: (key: number) => void): void {
+    if (pages <= this.#entries.size) {
+      for (let p = 0; p < pages; p++) {
+        const k = Iotlb.key(domainId, firstPfn + p);
+        if (this.#entries.has(k)) fn(k);
+      }
+    } else {
+      const lo = Iotlb.key(domainId, firstPfn);
+      const hi = lo + pages;
+      for (const k of [...this.#entries.keys()]) if (k >= lo && k < hi) fn(k);
+    }
+  }
+
+  /** The model's bookkeeping: the mapping behind these pages changed; hits are now stale. */
+  markStale(domainId: number, firstPfn: number, pages: number): void {
+    this.#forRange(domainId, firstPfn, pages, (k) => {
+      this.#entries.get(k)!.stale = true;
+    });
+  }
+
+  invalidateRange(domainId: number, firstPfn: number, pages: number): void {
+    this.stats.invalidations.range++;
+    this.#forRange(domainId, firstPfn, pages, (k) => {
+      this.#spare.push(this.#entries.get(k)!);
+      this.#entries.delete(k);
+      this.stats.entriesInvalidated++;
+    });
+  }
+
+  invalidateDomain(domainId: number): void {
+    this.stats.invalidations.domain++;
+    const lo = Iotlb.key(domainId, 0);
+    const hi = lo + PFN_SPAN;
+    for (const k of [...this.#entries.keys()]) {
+      if (k >= lo && k < hi) {
+        this.#entries.delete(k);
+        this.stats.entriesInvalidated++;
+      }
+    }
+  }
+
+  invalidateAll(): void {
+    this.stats.invalidations.all++;
+    this.stats.entriesInvalidated += this.#entries.size;
+    this.#entries.clear();
+  }
+}

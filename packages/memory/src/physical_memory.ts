@@ -1,0 +1,217 @@
+// The physical address map: RAM ranges with holes and MMIO windows, with
+// sparse byte storage. A page exists once written; an untouched page reads
+// as zeros, so a 64 GiB machine costs nothing until it is used.
+import { PAGE_SIZE } from "./constants.ts";
+
+export interface MemoryRange {
+  readonly start: number;
+  readonly size: number;
+  /** Exclusive end. */
+  readonly end: number;
+  readonly kind: "ram" | "mmio";
+  readonly name: string;
+  readonly owner?: string;
+}
+
+export interface MemoryLayout {
+  ram: ReadonlyArray<{ start: number; size: number }>;
+  mmio?: ReadonlyArray<{ start: number; size: number; name: string; owner?: string }>;
+}
+
+/** An access to a physical address that is not RAM. */
+export class MemoryAccessError extends RangeError {
+  override name = "MemoryAccessError";
+}
+
+const LIMIT = 2 ** 52;
+
+function checkRange(what: string, start: number, size: number): void {
+  if (!Number.isInteger(start) || start < 0 || start % PAGE_SIZE !== 0) {
+    throw new RangeError(`${what}.start must be a page-aligned address, got ${start}`);
+  }
+  if (!Number.isInteger(size) || size <= 0 || size % PAGE_SIZE !== 0 || start + size > LIMIT) {
+    throw new RangeError(
+      `${what}.size must be a positive multiple of ${PAGE_SIZE} ending below 2^52, got ${size}`,
+    );
+  }
+}
+
+export class PhysicalMemory {
+  #ranges: MemoryRange[] = [];
+  readonly #pages = new Map<number, Uint8Array>();
+
+  constructor(layout: MemoryLayout) {
+    if (!layout || !Array.isArray(layout.ram) || layout.ram.length === 0) {
+      throw new TypeError("PhysicalMemory: layout.ram must list at least one RAM range");
+    }
+    layout.ram.forEach((r, i) => {
+      checkRange(`layout.ram[${i}]`, r.start, r.size);
+      this.#insert({
+        start: r.start,
+        size: r.size,
+        end: r.start + r.size,
+        kind: "ram",
+        name: "System RAM",
+      });
+    });
+    layout.mmio?.forEach((r, i) =>
+      this.addMmio(r.start, r.size, r.name, r.owner, `layout.mmio[${i}]`),
+    );
+  }
+
+  #insert(r: MemoryRange): void {
+    for (const o of this.#ranges) {
+      if (r.start < o.end && o.start < r.end) {
+        throw new RangeError(
+          `memory range ${r.name} [${hex(r.start)}, ${hex(r.end)}) overlaps ${o.name} [${hex(o.start)}, ${hex(o.end)})`,
+        );
+      }
+    }
+    this.#ranges.push(r);
+    this.#ranges.sort((a, b) => a.start - b.start);
+  }
+
+  /** Registers an MMIO window (a device BAR, an interrupt controller). */
+  addMmio(
+    start: number,
+    size: number,
+    name: string,
+    owner?: string,
+    what = "addMmio",
+  ): MemoryRange {
+    checkRange(what, start, size);
+    const r: MemoryRange = { start, size, end: start + size, kind: "mmio", name, owner };
+    this.#insert(r);
+    return r;
+  }
+
+  get ranges(): readonly MemoryRange[] {
+    return this.#ranges;
+  }
+
+  get ramRanges(): readonly MemoryRange[] {
+    return this.#ranges.filter((r) => r.kind === "ram");
+  }
+
+  get totalRam(): number {
+    return this.ramRanges.reduce((s, r) => s + r.size, 0);
+  }
+
+  /** The highest RAM address, inclusive. */
+  get lastRamByte(): number {
+    const ram = this.ramRanges;
+    return ram[ram.length - 1]!.end - 1;
+  }
+
+  rangeAt(pa: number): MemoryRange | undefined {
+    for (const r of this.#ranges) if (pa >= r.start && pa < r.end) return r;
+    return undefined;
+  }
+
+  /** Is [pa, pa + size) entirely inside one RAM range? */
+  isRam(pa: number, size = 1): boolean {
+    for (const r of this.#ranges) {
+      if (r.kind === "ram" && pa >= r.start && pa + size <= r.end) return true;
+    }
+    return false;
+  }
+
+  #check(pa: number, len: number): void {
+    if (
+      !Number.isInteger(pa) ||
+      !Number.isInteger(len) ||
+      len < 0 ||
+      !this.isRam(pa, Math.max(len, 1))
+    ) {
+      const r = this.rangeAt(pa);
+      throw new MemoryAccessError(
+        `physical access [${hex(pa)}, +${len}) is outside RAM${r ? ` (in ${r.kind} window ${r.name})` : ""}`,
+      );
+    }
+  }
+
+  /** Copies [pa, pa + len) into dst (no allocation). */
+  readInto(pa: number, dst: Uint8Array, dstOffset = 0, len = dst.length - dstOffset): void {
+    this.#check(pa, len);
+    let done = 0;
+    while (done < len) {
+      const a = pa + done;
+      const off = a % PAGE_SIZE;
+      const n = Math.min(len - done, PAGE_SIZE - off);
+      const page = this.#pages.get((a - off) / PAGE_SIZE);
+      if (page === undefined) dst.fill(0, dstOffset + done, dstOffset + done + n);
+      else dst.set(page.subarray(off, off + n), dstOffset + done);
+      done += n;
+    }
+  }
+
+  read(pa: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    this.readInto(pa, out, 0, len);
+    return out;
+  }
+
+  write(pa: number, src: Uint8Array, srcOffset = 0, len = src.length - srcOffset): void {
+    this.#check(pa, len);
+    let done = 0;
+    while (done < len) {
+      const a = pa + done;
+      const off = a % PAGE_SIZE;
+      const n = Math.min(len - done, PAGE_SIZE - off);
+      const pfn = (a - off) / PAGE_SIZE;
+      let page = this.#pages.get(pfn);
+      if (page === undefined) {
+        page = new Uint8Array(PAGE_SIZE);
+        this.#pages.set(pfn, page);
+      }
+      page.set(src.subarray(srcOffset + done, srcOffset + done + n), off);
+      done += n;
+    }
+  }
+
+  fill(pa: number, len: number, byte: number): void {
+    this.#check(pa, len);
+    let done = 0;
+    while (done < len) {
+      const a = pa + done;
+      const off = a % PAGE_SIZE;
+      const n = Math.min(len - done, PAGE_SIZE - off);
+      const pfn = (a - off) / PAGE_SIZE;
+      let page = this.#pages.get(pfn);
+      if (page === undefined) {
+        if (byte === 0) {
+          done += n;
+          continue;
+        }
+        page = new Uint8Array(PAGE_SIZE);
+        this.#pages.set(pfn, page);
+      }
+      page.fill(byte, off, off + n);
+      done += n;
+    }
+  }
+
+  /** Overlap-safe copy. */
+  copy(dstPa: number, srcPa: number, len: number): void {
+    this.write(dstPa, this.read(srcPa, len));
+  }
+
+  readU8(pa: number): number {
+    this.#check(pa, 1);
+    const off = pa % PAGE_SIZE;
+    return this.#pages.get((pa - off) / PAGE_SIZE)?.[off] ?? 0;
+  }
+
+  writeU8(pa: number, v: number): void {
+    this.write(pa, Uint8Array.of(v & 0xff));
+  }
+
+  /** Pages that hold data, and their bytes. */
+  stats(): { pagesMaterialised: number; bytes: number } {
+    return { pagesMaterialised: this.#pages.size, bytes: this.#pages.size * PAGE_SIZE };
+  }
+}
+
+function hex(v: number): string {
+  return `0x${v.toString(16)}`;
+}

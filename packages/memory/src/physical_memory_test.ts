@@ -1,0 +1,60 @@
+import { assertEquals, assertThrows, test } from "@dmasim/testing";
+import { KernelAddressSpace, kmallocSizeClass, LINEAR_MAP_BASE } from "./kernel_address_space.ts";
+import { PageAllocator } from "./page_allocator.ts";
+import { MemoryAccessError, PhysicalMemory } from "./physical_memory.ts";
+
+const GiB = 2 ** 30;
+
+test("PhysicalMemory: untouched RAM reads as zeros and a 64 GiB machine materialises no page until written", () => {
+  const mem = new PhysicalMemory({ ram: [{ start: 0, size: 64 * GiB }] });
+  assertEquals([...mem.read(40 * GiB, 4)], [0, 0, 0, 0]);
+  assertEquals(mem.stats().pagesMaterialised, 0);
+  mem.write(40 * GiB + 4094, Uint8Array.of(1, 2, 3, 4));
+  assertEquals([...mem.read(40 * GiB + 4094, 4)], [1, 2, 3, 4]);
+  assertEquals(
+    mem.stats().pagesMaterialised,
+    2,
+    "a write across a page boundary creates both pages",
+  );
+});
+
+test("PhysicalMemory: q35's hole between 2 and 4 GiB is not RAM; MMIO windows are named in the error", () => {
+  const mem = new PhysicalMemory({
+    ram: [
+      { start: 0, size: 2 * GiB },
+      { start: 4 * GiB, size: 4 * GiB },
+    ],
+    mmio: [{ start: 0xfea00000, size: 2 ** 20, name: "edu BAR0" }],
+  });
+  assertEquals(mem.isRam(0x7ffff000, 4096), true);
+  assertEquals(mem.isRam(0x7ffff000, 8192), false);
+  assertEquals(mem.lastRamByte, 8 * GiB - 1);
+  assertThrows(() => mem.read(0xfea00000, 4), MemoryAccessError, "mmio window edu BAR0");
+  assertThrows(
+    () => new PhysicalMemory({ ram: [{ start: 0, size: 100 }] }),
+    RangeError,
+    "positive multiple of 4096",
+  );
+});
+
+test("KernelAddressSpace: linear map, kmalloc size classes and minimum alignment, vmalloc is non-linear", () => {
+  const mem = new PhysicalMemory({ ram: [{ start: 0, size: GiB }] });
+  const kas = new KernelAddressSpace(mem, new PageAllocator(mem), { kmallocMinAlign: 128 });
+  assertEquals(kas.virtToPhys(kas.physToVirt(0x1234)), 0x1234);
+  assertEquals(kmallocSizeClass(40, 8), 64);
+  assertEquals(kmallocSizeClass(90, 8), 96);
+  assertEquals(kmallocSizeClass(90, 128), 128, "no kmalloc-96 with a 128-byte minimum alignment");
+  const a = kas.kmalloc(40)!;
+  assertEquals((a - LINEAR_MAP_BASE) % 128, 0);
+  assertEquals(kas.regionOf(a), "linear");
+  const v = kas.vmalloc(3 * 4096)!;
+  assertEquals(kas.regionOf(v), "vmalloc");
+  assertEquals(kas.isLinear(v), false);
+  const s = kas.allocStack();
+  assertEquals(kas.regionOf(s + 100), "stack");
+  assertThrows(() => kas.virtToPhys(v), RangeError, "not a linear-map address");
+  kas.kfree(a);
+  kas.vfree(v);
+  kas.freeStack(s);
+  assertEquals(kas.liveAllocations(), []);
+});
