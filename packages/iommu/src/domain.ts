@@ -91,6 +91,7 @@ export class IommuDomain {
   readonly #owner: DomainOwner;
   readonly #step = { pgsize: 0, count: 0 };
   readonly #gather = new IotlbGather();
+  readonly #leaf = { pa: 0, prot: 0, pageSize: 0 };
 
   constructor(
     type: number,
@@ -113,6 +114,16 @@ export class IommuDomain {
 
   /** iommu_map_nosync(): writes the page tables without the driver's post-map sync. */
   iommuMapNosync(iova: number, paddr: number, size: number, prot: number): number {
+    const rc = this.#mapPages(iova, paddr, size, prot);
+    if (rc === 0) {
+      // The two-step API's window: these pages are not guaranteed to work until iommuSyncMap.
+      const min = this.pgsizeBitmap & -this.pgsizeBitmap;
+      for (let a = iova; a < iova + size; a += min) this.unsynced.add(a);
+    }
+    return rc;
+  }
+
+  #mapPages(iova: number, paddr: number, size: number, prot: number): number {
     const pt = this.pageTable;
     if (pt === null) return -ENODEV;
     const min = this.pgsizeBitmap & -this.pgsizeBitmap;
@@ -131,7 +142,6 @@ export class IommuDomain {
     }
     // Any IOTLB entry for these pages belongs to an earlier mapping.
     this.#owner.markStale(this, iova, size);
-    for (let a = iova; a < iova + size; a += min) this.unsynced.add(a);
     return 0;
   }
 
@@ -145,9 +155,7 @@ export class IommuDomain {
 
   /** iommu_map(): map, then sync. 0 or a negative errno. */
   iommuMap(iova: number, paddr: number, size: number, prot: number): number {
-    const rc = this.iommuMapNosync(iova, paddr, size, prot);
-    if (rc !== 0) return rc;
-    return this.iommuSyncMap(iova, size);
+    return this.#mapPages(iova, paddr, size, prot);
   }
 
   /** iommu_unmap_fast(): unmap and gather; returns the bytes unmapped. */
@@ -160,7 +168,7 @@ export class IommuDomain {
     while (done < size) {
       const a = iova + done;
       // Unmap in the size the range was mapped with: look the leaf up first.
-      const leaf = { pa: 0, prot: 0, pageSize: 0 };
+      const leaf = this.#leaf;
       if (!pt.lookup(a, leaf)) break;
       if (a % leaf.pageSize !== 0 || leaf.pageSize > size - done) break; // never split a block
       const n = pt.unmapPages(a, leaf.pageSize, 1);

@@ -45,6 +45,8 @@ export interface FaultRecord {
 }
 
 export interface StaleIotlbHazard {
+  /** stale-iotlb: a hit on an entry whose mapping is gone; unsynced-map: a walk of a mapping made without iommu_sync_map yet. */
+  kind: "stale-iotlb" | "unsynced-map";
   deviceId: string;
   iova: number;
   stalePa: number;
@@ -209,6 +211,7 @@ export class IommuUnit implements DomainOwner {
       if (e.stale) {
         this.iotlb.stats.staleHits++;
         this.hazards.push({
+          kind: "stale-iotlb",
           deviceId,
           iova,
           stalePa: e.pa + off,
@@ -227,6 +230,10 @@ export class IommuUnit implements DomainOwner {
       return this.#fault(deviceId, iova, isWrite, "not-present", out);
     if ((pte.prot & need) === 0)
       return this.#fault(deviceId, iova, isWrite, isWrite ? "write-denied" : "read-denied", out);
+    if (d.unsynced.size > 0 && d.unsynced.has(iova - off)) {
+      // Linked but not yet synced (dma_iova_sync): the access is not guaranteed to work.
+      this.hazards.push({ kind: "unsynced-map", deviceId, iova, stalePa: 0, currentPa: pte.pa, access: isWrite ? "write" : "read" });
+    }
     this.iotlb.insert(key, pte.pa - off, pte.prot);
     out.pa = pte.pa;
     out.pageSize = g;

@@ -6,6 +6,8 @@
 export interface IotlbEntry {
   /** Physical address of the cached page (granule-sized). */
   pa: number;
+  /** Fill/use tick for the approximate LRU. */
+  tick: number;
   prot: number;
   /** The page-table mapping behind this entry was removed or changed without an invalidation. */
   stale: boolean;
@@ -45,6 +47,7 @@ export class Iotlb {
   readonly #entries = new Map<number, IotlbEntry>();
   readonly #random: () => number;
   readonly #spare: IotlbEntry[] = [];
+  #tick = 0;
 
   constructor(options: IotlbOptions = {}) {
     this.capacity = options.capacity ?? 4096;
@@ -77,7 +80,10 @@ export class Iotlb {
       return undefined;
     }
     this.stats.hits++;
-    if (this.policy === "lru" && this.capacity > 0) {
+    // Approximate LRU: an entry is moved to the young end only once it has aged by half the
+    // capacity, so a hot entry costs no reordering on every hit.
+    if (this.policy === "lru" && this.capacity > 0 && this.#tick - e.tick > this.capacity / 2) {
+      e.tick = this.#tick;
       this.#entries.delete(key);
       this.#entries.set(key, e);
     }
@@ -96,7 +102,8 @@ export class Iotlb {
       this.#spare.push(this.#entries.get(victim)!);
       this.#entries.delete(victim);
     }
-    const e = this.#spare.pop() ?? { pa: 0, prot: 0, stale: false };
+    const e = this.#spare.pop() ?? { pa: 0, tick: 0, prot: 0, stale: false };
+    e.tick = ++this.#tick;
     e.pa = pa;
     e.prot = prot;
     e.stale = false;

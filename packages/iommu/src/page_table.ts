@@ -48,6 +48,10 @@ export class IoPageTable {
   /** Entry size covered at each depth (0 = the top). */
   readonly #levelSize: number[];
   readonly #root: Table;
+  readonly #spareLeaves: Leaf[] = [];
+  #slots = 512;
+  readonly #path: Table[] = [];
+  readonly #probe: PteLookup = { pa: 0, prot: 0, pageSize: 0 };
 
   constructor(config: PageTableConfig) {
     if (config.format === "vtd") {
@@ -95,7 +99,13 @@ export class IoPageTable {
     for (let d = 0; d < this.levels; d++) {
       this.#levelSize.push(this.granule * 2 ** (this.bitsPerLevel * (this.levels - 1 - d)));
     }
-    this.#root = { entries: [], used: 0 };
+    this.#slots = 2 ** this.bitsPerLevel;
+    this.#root = this.#newTable();
+  }
+
+  /** A table of 2^bitsPerLevel slots, allocated packed so lookups stay on V8's fast path. */
+  #newTable(): Table {
+    return { entries: new Array(2 ** this.bitsPerLevel).fill(undefined), used: 0 };
   }
 
   #depthForSize(size: number): number {
@@ -104,8 +114,7 @@ export class IoPageTable {
   }
 
   #index(iova: number, depth: number): number {
-    const span = this.#levelSize[depth]!;
-    return Math.floor(iova / span) % 2 ** this.bitsPerLevel;
+    return Math.floor(iova / this.#levelSize[depth]!) % this.#slots;
   }
 
   /** Installs `count` leaves of `pgsize` from iova/pa. Returns 0 or a negative errno. */
@@ -120,17 +129,21 @@ export class IoPageTable {
         const idx = this.#index(va, d);
         let next = t.entries[idx];
         if (next === undefined) {
-          next = { entries: [], used: 0 };
+          next = this.#newTable();
           t.entries[idx] = next;
           t.used++;
           this.stats.tablePages++;
           this.stats.pteWrites++;
-        } else if ("leaf" in next) return -EEXIST;
+        } else if ((next as Leaf).leaf === true) return -EEXIST;
         t = next as Table;
       }
       const idx = this.#index(va, depth);
       if (t.entries[idx] !== undefined) return -EEXIST;
-      t.entries[idx] = { leaf: true, pa: pa + i * pgsize, prot, size: pgsize };
+      const leaf = this.#spareLeaves.pop() ?? { leaf: true as const, pa: 0, prot: 0, size: 0 };
+      leaf.pa = pa + i * pgsize;
+      leaf.prot = prot;
+      leaf.size = pgsize;
+      t.entries[idx] = leaf;
       t.used++;
       this.stats.pteWrites++;
     }
@@ -147,7 +160,8 @@ export class IoPageTable {
     let unmapped = 0;
     for (let i = 0; i < count; i++) {
       const va = iova + i * pgsize;
-      const path: Table[] = [];
+      const path = this.#path;
+      path.length = 0;
       let t: Table = this.#root;
       let hit: Leaf | undefined;
       let d = 0;
@@ -155,22 +169,18 @@ export class IoPageTable {
         path.push(t);
         const e = t.entries[this.#index(va, d)];
         if (e === undefined) return unmapped;
-        if ("leaf" in e) {
-          hit = e;
+        if ((e as Leaf).leaf === true) {
+          hit = e as Leaf;
           break;
         }
-        t = e;
+        t = e as Table;
       }
       if (hit === undefined || hit.size !== pgsize) return unmapped;
       t.entries[this.#index(va, d)] = undefined;
+      this.#spareLeaves.push(hit);
       t.used--;
       this.stats.pteClears++;
-      // Free page-table pages that became empty.
-      for (let k = path.length - 1; k > 0 && path[k]!.used === 0; k--) {
-        path[k - 1]!.entries[this.#index(va, k - 1)] = undefined;
-        path[k - 1]!.used--;
-        this.stats.tablePages--;
-      }
+      // Intermediate tables stay: io-pgtable frees them only when a whole table's range goes.
       unmapped += pgsize;
     }
     return unmapped;
@@ -182,20 +192,20 @@ export class IoPageTable {
     for (let d = 0; d < this.levels; d++) {
       const e = t.entries[this.#index(iova, d)];
       if (e === undefined) return false;
-      if ("leaf" in e) {
-        out.pa = e.pa + (iova % e.size);
-        out.prot = e.prot;
-        out.pageSize = e.size;
+      if ((e as Leaf).leaf === true) {
+        const l = e as Leaf;
+        out.pa = l.pa + (iova % l.size);
+        out.prot = l.prot;
+        out.pageSize = l.size;
         return true;
       }
-      t = e;
+      t = e as Table;
     }
     return false;
   }
 
   /** iommu_iova_to_phys(): 0 when not mapped. */
   iovaToPhys(iova: number): number {
-    const out: PteLookup = { pa: 0, prot: 0, pageSize: 0 };
-    return this.lookup(iova, out) ? out.pa : 0;
+    return this.lookup(iova, this.#probe) ? this.#probe.pa : 0;
   }
 }
