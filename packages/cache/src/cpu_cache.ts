@@ -59,13 +59,18 @@ export interface CacheStats {
   speculativeFills: number;
 }
 
-interface Line {
-  data: Uint8Array;
-  dirty: boolean;
-  fillSeq: number;
-  /** Last non-coherent device write to this line's memory after the fill (0 = none). */
-  devWriteSeq: number;
+/** The lines of one 4 KiB page: their bytes and per-line state in typed arrays. */
+interface CachePage {
+  readonly data: Uint8Array;
+  readonly valid: Uint8Array;
+  readonly dirty: Uint8Array;
+  readonly fillSeq: Float64Array;
+  /** The last non-coherent device write to a line's memory after its fill (0 = none). */
+  readonly devSeq: Float64Array;
+  validCount: number;
 }
+
+const PAGE = 4096;
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -99,51 +104,39 @@ export class CpuCache {
   };
   readonly hazards: HazardEvent[] = [];
   readonly #mem: BackingStore;
-  /** Lines by line index (pa / lineSize); Map order is the LRU/FIFO order. */
-  readonly #lines = new Map<number, Line>();
-  /** Device writes to memory of lines not cached now: nothing to track (a later fill reads them). */
-  readonly #spare: Uint8Array[] = [];
+  /** Cached pages by page index; lines are tracked inside each page. */
+  readonly #pages = new Map<number, CachePage>();
+  readonly #sparePages: CachePage[] = [];
+  /** Bounded caches only: valid lines in replacement order (LRU or FIFO). */
+  readonly #order = new Map<number, true>();
+  readonly #linesPerPage: number;
   readonly #hazardListeners: Array<(e: HazardEvent) => void> = [];
   readonly #maintListeners: Array<(op: MaintenanceOp, pa: number, len: number) => void> = [];
   readonly #random: () => number;
+  #lineCount = 0;
   #seq = 1;
 
   constructor(memory: BackingStore, options: CacheOptions = {}) {
     this.#mem = memory;
     this.lineSize = options.lineSize ?? 64;
-    if (
-      !Number.isInteger(this.lineSize) ||
-      this.lineSize < 8 ||
-      this.lineSize > 4096 ||
-      (this.lineSize & (this.lineSize - 1)) !== 0
-    ) {
-      throw new RangeError(
-        `lineSize must be a power of two from 8 to 4096, got ${options.lineSize}`,
-      );
+    if (!Number.isInteger(this.lineSize) || this.lineSize < 8 || this.lineSize > 4096 || (this.lineSize & (this.lineSize - 1)) !== 0) {
+      throw new RangeError(`lineSize must be a power of two from 8 to 4096, got ${options.lineSize}`);
     }
     this.capacityLines = options.capacityLines ?? 0;
     if (!Number.isInteger(this.capacityLines) || this.capacityLines < 0) {
-      throw new RangeError(
-        `capacityLines must be a non-negative integer (0 = unbounded), got ${options.capacityLines}`,
-      );
+      throw new RangeError(`capacityLines must be a non-negative integer (0 = unbounded), got ${options.capacityLines}`);
     }
     this.ways = options.ways ?? this.capacityLines;
-    if (
-      this.capacityLines > 0 &&
-      (!Number.isInteger(this.ways) || this.ways < 1 || this.capacityLines % this.ways !== 0)
-    ) {
-      throw new RangeError(
-        `ways must divide capacityLines (${this.capacityLines}), got ${options.ways}`,
-      );
+    if (this.capacityLines > 0 && (!Number.isInteger(this.ways) || this.ways < 1 || this.capacityLines % this.ways !== 0)) {
+      throw new RangeError(`ways must divide capacityLines (${this.capacityLines}), got ${options.ways}`);
     }
     this.replacement = options.replacement ?? "lru";
     if (this.replacement !== "lru" && this.replacement !== "fifo") {
-      throw new RangeError(
-        `replacement must be "lru" or "fifo", got ${String(options.replacement)}`,
-      );
+      throw new RangeError(`replacement must be "lru" or "fifo", got ${String(options.replacement)}`);
     }
     this.speculativeFill = options.speculativeFill ?? false;
     this.#random = options.random ?? mulberry32(0x5eed);
+    this.#linesPerPage = PAGE / this.lineSize;
   }
 
   onHazard(fn: (e: HazardEvent) => void): () => void {
@@ -166,101 +159,132 @@ export class CpuCache {
     for (const l of this.#hazardListeners) l(e);
   }
 
-  #set(idx: number): number {
-    return this.capacityLines > 0 ? idx % (this.capacityLines / this.ways) : 0;
-  }
-
-  /** Makes room in the line's set; a dirty victim is written back. */
-  #makeRoom(idx: number): void {
-    if (this.capacityLines === 0) return;
-    const set = this.#set(idx);
-    let inSet = 0;
-    let victim = -1;
-    for (const k of this.#lines.keys()) {
-      if (this.#set(k) !== set) continue;
-      if (victim < 0) victim = k;
-      inSet++;
+  #page(pi: number, create: boolean): CachePage | undefined {
+    let p = this.#pages.get(pi);
+    if (p === undefined && create) {
+      p = this.#sparePages.pop();
+      if (p === undefined) {
+        const n = this.#linesPerPage;
+        p = { data: new Uint8Array(PAGE), valid: new Uint8Array(n), dirty: new Uint8Array(n), fillSeq: new Float64Array(n), devSeq: new Float64Array(n), validCount: 0 };
+      }
+      this.#pages.set(pi, p);
     }
-    if (inSet < this.ways) return;
-    this.#evict(victim);
+    return p;
   }
 
-  #evict(idx: number): void {
-    const line = this.#lines.get(idx)!;
-    if (line.dirty) this.#writeBack(idx, line);
-    this.#lines.delete(idx);
-    this.#spare.push(line.data);
-    this.stats.evictions++;
+  #dropLine(pi: number, p: CachePage, li: number): void {
+    p.valid[li] = 0;
+    p.dirty[li] = 0;
+    p.devSeq[li] = 0;
+    this.#lineCount--;
+    if (this.capacityLines > 0) this.#order.delete(pi * this.#linesPerPage + li);
+    if (--p.validCount === 0) {
+      this.#pages.delete(pi);
+      this.#sparePages.push(p);
+    }
   }
 
-  #writeBack(idx: number, line: Line): void {
-    if (line.devWriteSeq > 0) {
+  #writeBack(pi: number, p: CachePage, li: number): void {
+    const pa = pi * PAGE + li * this.lineSize;
+    if (p.devSeq[li]! > 0) {
       this.#hazard({
         kind: "lost-device-write",
-        lineAddress: idx * this.lineSize,
-        pa: idx * this.lineSize,
+        lineAddress: pa,
+        pa,
         len: this.lineSize,
-        deviceWriteSeq: line.devWriteSeq,
-        lineFillSeq: line.fillSeq,
+        deviceWriteSeq: p.devSeq[li]!,
+        lineFillSeq: p.fillSeq[li]!,
         accessSeq: this.#seq,
-        detail: `dirty line ${hex(idx * this.lineSize)} written back over data a device wrote (device write #${line.devWriteSeq})`,
+        detail: `dirty line ${hex(pa)} written back over data a device wrote (device write #${p.devSeq[li]})`,
       });
     }
-    this.#mem.write(idx * this.lineSize, line.data, 0, this.lineSize);
-    line.dirty = false;
-    line.devWriteSeq = 0;
+    this.#mem.write(pa, p.data, li * this.lineSize, this.lineSize);
+    p.dirty[li] = 0;
+    p.devSeq[li] = 0;
     this.stats.writebacks++;
   }
 
-  #fill(idx: number, speculative: boolean): Line {
-    this.#makeRoom(idx);
-    const data = this.#spare.pop() ?? new Uint8Array(this.lineSize);
-    this.#mem.readInto(idx * this.lineSize, data, 0, this.lineSize);
-    const line: Line = { data, dirty: false, fillSeq: this.#seq++, devWriteSeq: 0 };
-    this.#lines.set(idx, line);
+  /** Bounded caches: make room in the line's set, writing back a dirty victim. */
+  #makeRoom(lineIdx: number): void {
+    const sets = this.capacityLines / this.ways;
+    const set = lineIdx % sets;
+    let inSet = 0;
+    let victim = -1;
+    for (const k of this.#order.keys()) {
+      if (k % sets !== set) continue;
+      if (victim < 0) victim = k;
+      inSet++;
+      if (inSet >= this.ways) break;
+    }
+    if (inSet < this.ways) return;
+    const vpi = Math.floor(victim / this.#linesPerPage);
+    const vli = victim % this.#linesPerPage;
+    const vp = this.#pages.get(vpi)!;
+    if (vp.dirty[vli]) this.#writeBack(vpi, vp, vli);
+    this.#dropLine(vpi, vp, vli);
+    this.stats.evictions++;
+  }
+
+  /** Makes line `li` of page `pi` valid (a fill from memory unless `noRead`: a store covers it whole). */
+  #fill(pi: number, p: CachePage, li: number, speculative: boolean, noRead: boolean): void {
+    if (this.capacityLines > 0) this.#makeRoom(pi * this.#linesPerPage + li);
+    if (!noRead) this.#mem.readInto(pi * PAGE + li * this.lineSize, p.data, li * this.lineSize, this.lineSize);
+    p.valid[li] = 1;
+    p.dirty[li] = 0;
+    p.devSeq[li] = 0;
+    p.fillSeq[li] = this.#seq++;
+    p.validCount++;
+    this.#lineCount++;
+    if (this.capacityLines > 0) this.#order.set(pi * this.#linesPerPage + li, true);
     this.stats.fills++;
     if (speculative) this.stats.speculativeFills++;
-    return line;
   }
 
-  #lookup(idx: number): Line {
-    let line = this.#lines.get(idx);
-    if (line === undefined) {
-      this.stats.misses++;
-      line = this.#fill(idx, false);
-    } else {
-      this.stats.hits++;
-      if (this.replacement === "lru" && this.capacityLines > 0) {
-        this.#lines.delete(idx);
-        this.#lines.set(idx, line);
-      }
+  #touch(pi: number, li: number): void {
+    if (this.capacityLines > 0 && this.replacement === "lru") {
+      const k = pi * this.#linesPerPage + li;
+      this.#order.delete(k);
+      this.#order.set(k, true);
     }
-    return line;
   }
 
-  /** A CPU load through the cache (write-allocate, so a miss fills the line). */
+  /** A CPU load through the cache (a miss fills the line). */
   cpuReadInto(pa: number, dst: Uint8Array, dstOffset = 0, len = dst.length - dstOffset): void {
     const ls = this.lineSize;
     let done = 0;
     while (done < len) {
       const a = pa + done;
-      const off = a % ls;
-      const n = Math.min(len - done, ls - off);
-      const idx = (a - off) / ls;
-      const line = this.#lookup(idx);
-      if (line.devWriteSeq > 0) {
-        this.#hazard({
-          kind: "stale-read",
-          lineAddress: idx * ls,
-          pa: a,
-          len: n,
-          deviceWriteSeq: line.devWriteSeq,
-          lineFillSeq: line.fillSeq,
-          accessSeq: this.#seq++,
-          detail: `CPU read ${hex(a)}+${n} from a line filled at #${line.fillSeq}, older than device write #${line.devWriteSeq}`,
-        });
+      const off = a % PAGE;
+      const pi = (a - off) / PAGE;
+      const n = Math.min(len - done, PAGE - off);
+      let p = this.#page(pi, true)!;
+      const first = Math.floor(off / ls);
+      const last = Math.floor((off + n - 1) / ls);
+      for (let li = first; li <= last; li++) {
+        if (p.valid[li] === 0) {
+          this.stats.misses++;
+          this.#fill(pi, p, li, false, false);
+          // A bounded cache may have evicted this very page's last line and recycled the page.
+          p = this.#page(pi, true)!;
+        } else {
+          this.stats.hits++;
+          this.#touch(pi, li);
+          if (p.devSeq[li]! > 0) {
+            const la = pi * PAGE + li * ls;
+            this.#hazard({
+              kind: "stale-read",
+              lineAddress: la,
+              pa: Math.max(a, la),
+              len: Math.min(a + n, la + ls) - Math.max(a, la),
+              deviceWriteSeq: p.devSeq[li]!,
+              lineFillSeq: p.fillSeq[li]!,
+              accessSeq: this.#seq++,
+              detail: `CPU read of line ${hex(la)} filled at #${p.fillSeq[li]}, older than device write #${p.devSeq[li]}`,
+            });
+          }
+        }
       }
-      dst.set(line.data.subarray(off, off + n), dstOffset + done);
+      dst.set(p.data.subarray(off, off + n), dstOffset + done);
       done += n;
     }
   }
@@ -271,18 +295,32 @@ export class CpuCache {
     return out;
   }
 
-  /** A CPU store: the line becomes dirty; memory is updated only at write-back. */
+  /** A CPU store: write-allocate; the lines become dirty and reach memory only at write-back. */
   cpuWrite(pa: number, src: Uint8Array, srcOffset = 0, len = src.length - srcOffset): void {
     const ls = this.lineSize;
     let done = 0;
     while (done < len) {
       const a = pa + done;
-      const off = a % ls;
-      const n = Math.min(len - done, ls - off);
-      const idx = (a - off) / ls;
-      const line = this.#lookup(idx);
-      line.data.set(src.subarray(srcOffset + done, srcOffset + done + n), off);
-      line.dirty = true;
+      const off = a % PAGE;
+      const pi = (a - off) / PAGE;
+      const n = Math.min(len - done, PAGE - off);
+      let p = this.#page(pi, true)!;
+      const first = Math.floor(off / ls);
+      const last = Math.floor((off + n - 1) / ls);
+      for (let li = first; li <= last; li++) {
+        if (p.valid[li] === 0) {
+          this.stats.misses++;
+          const ls0 = li * ls;
+          const whole = off <= ls0 && off + n >= ls0 + ls;
+          this.#fill(pi, p, li, false, whole);
+          p = this.#page(pi, true)!;
+        } else {
+          this.stats.hits++;
+          this.#touch(pi, li);
+        }
+      }
+      p.data.set(src.subarray(srcOffset + done, srcOffset + done + n), off);
+      p.dirty.fill(1, first, last + 1);
       done += n;
     }
     this.#seq++;
@@ -298,26 +336,31 @@ export class CpuCache {
     this.#mem.write(pa, src, srcOffset, len);
   }
 
-  #range(pa: number, len: number, fn: (idx: number, line: Line) => void): number {
-    if (len <= 0) return 0;
+  /** Calls fn for every valid line covering [pa, pa + len). Returns the lines visited. */
+  #range(pa: number, len: number, fn: (pi: number, p: CachePage, li: number) => void): number {
+    if (len <= 0 || this.#lineCount === 0) return 0;
     const ls = this.lineSize;
-    const first = Math.floor(pa / ls);
-    const last = Math.floor((pa + len - 1) / ls);
+    const firstPage = Math.floor(pa / PAGE);
+    const lastPage = Math.floor((pa + len - 1) / PAGE);
     let touched = 0;
-    if (last - first + 1 > this.#lines.size) {
-      for (const [idx, line] of [...this.#lines]) {
-        if (idx >= first && idx <= last) {
-          fn(idx, line);
+    const visit = (pi: number, p: CachePage) => {
+      const lo = Math.max(pa, pi * PAGE) - pi * PAGE;
+      const hi = Math.min(pa + len, (pi + 1) * PAGE) - pi * PAGE;
+      const first = Math.floor(lo / ls);
+      const last = Math.floor((hi - 1) / ls);
+      for (let li = first; li <= last && this.#pages.get(pi) === p; li++) {
+        if (p.valid[li] === 1) {
+          fn(pi, p, li);
           touched++;
         }
       }
+    };
+    if (lastPage - firstPage + 1 > this.#pages.size) {
+      for (const [pi, p] of [...this.#pages]) if (pi >= firstPage && pi <= lastPage) visit(pi, p);
     } else {
-      for (let idx = first; idx <= last; idx++) {
-        const line = this.#lines.get(idx);
-        if (line !== undefined) {
-          fn(idx, line);
-          touched++;
-        }
+      for (let pi = firstPage; pi <= lastPage; pi++) {
+        const p = this.#pages.get(pi);
+        if (p !== undefined) visit(pi, p);
       }
     }
     return touched;
@@ -327,13 +370,51 @@ export class CpuCache {
     for (const l of this.#maintListeners) l(op, pa, len);
   }
 
-  /** Write back dirty lines covering [pa, pa+len); they stay valid. Returns the lines touched. */
+  /** Writes back the dirty lines of one page in [first, last] as contiguous runs (one memory write per run). */
+  #writeBackRange(pi: number, p: CachePage, first: number, last: number): void {
+    let li = first;
+    while (li <= last) {
+      if (p.valid[li] !== 1 || p.dirty[li] !== 1) {
+        li++;
+        continue;
+      }
+      let end = li;
+      while (end + 1 <= last && p.valid[end + 1] === 1 && p.dirty[end + 1] === 1) end++;
+      for (let k = li; k <= end; k++) {
+        if (p.devSeq[k]! > 0) this.#writeBack(pi, p, k);
+      }
+      const ls = this.lineSize;
+      this.#mem.write(pi * PAGE + li * ls, p.data, li * ls, (end - li + 1) * ls);
+      for (let k = li; k <= end; k++) {
+        if (p.dirty[k] === 1) this.stats.writebacks++;
+        p.dirty[k] = 0;
+      }
+      li = end + 1;
+    }
+  }
+
+  #pageLines(pa: number, len: number, pi: number): [number, number] {
+    const lo = Math.max(pa, pi * PAGE) - pi * PAGE;
+    const hi = Math.min(pa + len, (pi + 1) * PAGE) - pi * PAGE;
+    return [Math.floor(lo / this.lineSize), Math.floor((hi - 1) / this.lineSize)];
+  }
+
+  /** Write back dirty lines covering [pa, pa+len); they stay valid. Returns the lines visited. */
   clean(pa: number, len: number): number {
     this.stats.cleanOps++;
     this.#maint("clean", pa, len);
-    const n = this.#range(pa, len, (idx, line) => {
-      if (line.dirty) this.#writeBack(idx, line);
-    });
+    if (len <= 0 || this.#lineCount === 0) return 0;
+    let n = 0;
+    const firstPage = Math.floor(pa / PAGE);
+    const lastPage = Math.floor((pa + len - 1) / PAGE);
+    const pages = lastPage - firstPage + 1 > this.#pages.size ? [...this.#pages.keys()].filter((k) => k >= firstPage && k <= lastPage) : null;
+    for (let i = 0, pi = pages ? pages[0]! : firstPage; pages ? i < pages.length : pi <= lastPage; i++, pi = pages ? pages[i]! : pi + 1) {
+      const p = this.#pages.get(pi);
+      if (p === undefined) continue;
+      const [first, last] = this.#pageLines(pa, len, pi);
+      for (let li = first; li <= last; li++) if (p.valid[li] === 1) n++;
+      this.#writeBackRange(pi, p, first, last);
+    }
     this.stats.linesCleaned += n;
     return n;
   }
@@ -342,10 +423,7 @@ export class CpuCache {
   invalidate(pa: number, len: number): number {
     this.stats.invalidateOps++;
     this.#maint("invalidate", pa, len);
-    const n = this.#range(pa, len, (idx, line) => {
-      this.#lines.delete(idx);
-      this.#spare.push(line.data);
-    });
+    const n = this.#range(pa, len, (pi, p, li) => this.#dropLine(pi, p, li));
     this.stats.linesInvalidated += n;
     return n;
   }
@@ -354,113 +432,123 @@ export class CpuCache {
   cleanInvalidate(pa: number, len: number): number {
     this.stats.cleanInvalidateOps++;
     this.#maint("clean+invalidate", pa, len);
-    const n = this.#range(pa, len, (idx, line) => {
-      if (line.dirty) this.#writeBack(idx, line);
-      this.#lines.delete(idx);
-      this.#spare.push(line.data);
-    });
+    if (len <= 0 || this.#lineCount === 0) return 0;
+    const firstPage = Math.floor(pa / PAGE);
+    const lastPage = Math.floor((pa + len - 1) / PAGE);
+    const pages = lastPage - firstPage + 1 > this.#pages.size ? [...this.#pages.keys()].filter((k) => k >= firstPage && k <= lastPage) : null;
+    let n = 0;
+    for (let i = 0, pi = pages ? pages[0]! : firstPage; pages ? i < pages.length : pi <= lastPage; i++, pi = pages ? pages[i]! : pi + 1) {
+      const p = this.#pages.get(pi);
+      if (p === undefined) continue;
+      const [first, last] = this.#pageLines(pa, len, pi);
+      this.#writeBackRange(pi, p, first, last);
+      for (let li = first; li <= last; li++) {
+        if (p.valid[li] === 1) {
+          n++;
+          this.#dropLine(pi, p, li);
+          if (this.#pages.get(pi) !== p) break;
+        }
+      }
+    }
     this.stats.linesCleaned += n;
     this.stats.linesInvalidated += n;
     return n;
   }
 
   /** A device read: a coherent device is served dirty data by the cache; a non-coherent one reads memory. */
-  deviceRead(
-    pa: number,
-    dst: Uint8Array,
-    dstOffset = 0,
-    len = dst.length - dstOffset,
-    coherent = true,
-  ): void {
+  deviceRead(pa: number, dst: Uint8Array, dstOffset = 0, len = dst.length - dstOffset, coherent = true): void {
     this.#mem.readInto(pa, dst, dstOffset, len);
     if (!coherent) return;
-    this.#range(pa, len, (idx, line) => {
-      if (!line.dirty) return;
-      const ls = this.lineSize;
-      const lineStart = idx * ls;
-      const s = Math.max(pa, lineStart);
-      const e = Math.min(pa + len, lineStart + ls);
-      dst.set(line.data.subarray(s - lineStart, e - lineStart), dstOffset + (s - pa));
+    const ls = this.lineSize;
+    this.#range(pa, len, (pi, p, li) => {
+      if (!p.dirty[li]) return;
+      const la = pi * PAGE + li * ls;
+      const s = Math.max(pa, la);
+      const e = Math.min(pa + len, la + ls);
+      dst.set(p.data.subarray(s - pi * PAGE, e - pi * PAGE), dstOffset + (s - pa));
     });
   }
 
   /** A device write: memory is updated; a coherent device also updates cached copies, a non-coherent one leaves them stale. */
-  deviceWrite(
-    pa: number,
-    src: Uint8Array,
-    srcOffset = 0,
-    len = src.length - srcOffset,
-    coherent = true,
-  ): void {
+  deviceWrite(pa: number, src: Uint8Array, srcOffset = 0, len = src.length - srcOffset, coherent = true): void {
     const seq = this.#seq++;
-    this.#range(pa, len, (idx, line) => {
-      const ls = this.lineSize;
-      const lineStart = idx * ls;
-      const s = Math.max(pa, lineStart);
-      const e = Math.min(pa + len, lineStart + ls);
-      if (coherent)
-        line.data.set(src.subarray(srcOffset + (s - pa), srcOffset + (e - pa)), s - lineStart);
-      else line.devWriteSeq = seq;
+    const ls = this.lineSize;
+    this.#range(pa, len, (pi, p, li) => {
+      if (!coherent) {
+        p.devSeq[li] = seq;
+        return;
+      }
+      const la = pi * PAGE + li * ls;
+      const s = Math.max(pa, la);
+      const e = Math.min(pa + len, la + ls);
+      p.data.set(src.subarray(srcOffset + (s - pa), srcOffset + (e - pa)), s - pi * PAGE);
     });
     this.#mem.write(pa, src, srcOffset, len);
   }
 
   /** Pull clean copies of the lines covering [pa, pa+len) in, as an out-of-order core may. */
   speculate(pa: number, len: number): number {
-    const ls = this.lineSize;
-    let n = 0;
-    for (let idx = Math.floor(pa / ls); idx <= Math.floor((pa + len - 1) / ls); idx++) {
-      if (!this.#lines.has(idx)) {
-        this.#fill(idx, true);
-        n++;
-      }
-    }
-    return n;
+    return this.#speculate(pa, len, 1);
   }
 
   /** With speculation on, pull each covered line in with probability `p`. */
   maybeSpeculate(pa: number, len: number, p = 0.5): number {
     if (!this.speculativeFill) return 0;
+    return this.#speculate(pa, len, p);
+  }
+
+  #speculate(pa: number, len: number, prob: number): number {
     const ls = this.lineSize;
     let n = 0;
-    for (let idx = Math.floor(pa / ls); idx <= Math.floor((pa + len - 1) / ls); idx++) {
-      if (!this.#lines.has(idx) && this.#random() < p) {
-        this.#fill(idx, true);
+    for (let a = pa - (pa % ls); a < pa + len; a += ls) {
+      const pi = Math.floor(a / PAGE);
+      const li = (a % PAGE) / ls;
+      const p = this.#page(pi, true)!;
+      if (p.valid[li] === 0 && (prob >= 1 || this.#random() < prob)) {
+        this.#fill(pi, p, li, true, false);
         n++;
+      } else if (p.validCount === 0) {
+        this.#pages.delete(pi);
+        this.#sparePages.push(p);
       }
     }
     return n;
   }
 
   isCached(pa: number): boolean {
-    return this.#lines.has(Math.floor(pa / this.lineSize));
+    const p = this.#pages.get(Math.floor(pa / PAGE));
+    return p !== undefined && p.valid[Math.floor((pa % PAGE) / this.lineSize)] === 1;
   }
 
   isDirty(pa: number): boolean {
-    return this.#lines.get(Math.floor(pa / this.lineSize))?.dirty ?? false;
+    const p = this.#pages.get(Math.floor(pa / PAGE));
+    return p !== undefined && p.dirty[Math.floor((pa % PAGE) / this.lineSize)] === 1;
   }
 
   /** Write back and drop every line (teardown). */
   flushAll(): void {
-    for (const [idx, line] of [...this.#lines]) {
-      if (line.dirty) this.#writeBack(idx, line);
-      this.#lines.delete(idx);
-      this.#spare.push(line.data);
+    for (const [pi, p] of [...this.#pages]) {
+      for (let li = 0; li < this.#linesPerPage; li++) {
+        if (p.valid[li] !== 1) continue;
+        if (p.dirty[li]) this.#writeBack(pi, p, li);
+        this.#dropLine(pi, p, li);
+      }
     }
   }
 
   /** The cached lines, for debugging. */
   snapshot(): Array<{ address: number; dirty: boolean; fillSeq: number; staleSince: number }> {
-    return [...this.#lines].map(([idx, l]) => ({
-      address: idx * this.lineSize,
-      dirty: l.dirty,
-      fillSeq: l.fillSeq,
-      staleSince: l.devWriteSeq,
-    }));
+    const out: Array<{ address: number; dirty: boolean; fillSeq: number; staleSince: number }> = [];
+    for (const [pi, p] of this.#pages) {
+      for (let li = 0; li < this.#linesPerPage; li++) {
+        if (p.valid[li] === 1) out.push({ address: pi * PAGE + li * this.lineSize, dirty: p.dirty[li] === 1, fillSeq: p.fillSeq[li]!, staleSince: p.devSeq[li]! });
+      }
+    }
+    return out.sort((a, b) => a.address - b.address);
   }
 
   get cachedLines(): number {
-    return this.#lines.size;
+    return this.#lineCount;
   }
 }
 

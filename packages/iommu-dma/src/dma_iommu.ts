@@ -9,7 +9,6 @@ import {
   DMA_ATTR_REQUIRE_COHERENT,
   DMA_ATTR_SKIP_CPU_SYNC,
   DMA_BIDIRECTIONAL,
-  DMA_BIT_MASK,
   DMA_FROM_DEVICE,
   DMA_MAPPING_ERROR,
   DMA_TO_DEVICE,
@@ -28,7 +27,6 @@ import {
   type IommuDmaEntryPoints,
   type IommuDmaFactory,
   kmallocNeedsBounce,
-  minNotZero,
   PAGE_SIZE,
   SG_DMA_BUS_ADDRESS,
   SG_DMA_SWIOTLB,
@@ -36,7 +34,6 @@ import {
   SgTable,
   SIZE_MAX,
   U64_MAX,
-  u64ToLimit,
   type VmArea,
   archSyncForCpu,
   archSyncForDevice,
@@ -98,6 +95,9 @@ interface SgtHandle {
   vaddr: number;
 }
 
+/** DMA_BIT_MASK(32) as a number. */
+const LIMIT_32 = 2 ** 32 - 1;
+
 /** IOVA_RANGE_CACHE_MAX_SIZE */
 const IOVA_RANGE_CACHE_MAX_SIZE = 6;
 
@@ -106,10 +106,6 @@ function alignUp(x: number, a: number): number {
   return r === 0 ? x : x + (a - r);
 }
 
-/** bits_per(): the number of bits needed to represent v. */
-function bitsPer(v: bigint): number {
-  return v === 0n ? 1 : v.toString(2).length;
-}
 
 /**
  * Builds the iommu-dma entry points for one kernel. Hand the result to
@@ -201,23 +197,27 @@ export class IommuDma implements IommuDmaEntryPoints {
 
   // ------------------------------------------------------------ IOVA allocation
 
-  /** iommu_dma_alloc_iova(): 32-bit first for PCI devices, then the whole limit with an rcache flush on failure. */
-  #allocIova(dev: Device, st: DevState, size: number, dmaLimit: bigint): number {
+  /**
+   * iommu_dma_alloc_iova(): 32-bit first for PCI devices, then the whole limit
+   * with an rcache flush on failure. `limit` is min_not_zero(mask,
+   * bus_dma_limit) as a number (the device's streaming or coherent limit).
+   */
+  #allocIova(dev: Device, st: DevState, size: number, limit: number): number {
     const { iovad, domain, granule } = st.cookie;
     const iovaLen = size / granule;
-    let limit = minNotZero(dmaLimit, dev.busDmaLimit);
-    if (domain.geometry.forceAperture && BigInt(domain.geometry.apertureEnd) < limit) limit = BigInt(domain.geometry.apertureEnd);
+    if (limit === 0) limit = LIMIT_32; // dma_get_mask() of a zero mask is 32 bits
+    if (domain.geometry.forceAperture && domain.geometry.apertureEnd < limit) limit = domain.geometry.apertureEnd;
     const cpu = this.#k.cpu;
-    if (limit > DMA_BIT_MASK(32) && st.pci32bitWorkaround) {
-      const pfn = iovad.allocIovaFast(iovaLen, Math.floor(2 ** 32 / granule) - 1, false, cpu);
+    if (limit > LIMIT_32 && st.pci32bitWorkaround) {
+      const pfn = iovad.allocIovaFast(iovaLen, (LIMIT_32 + 1) / granule - 1, false, cpu);
       if (pfn !== 0) {
         st.live.set(pfn * granule, size);
         return pfn * granule;
       }
       st.pci32bitWorkaround = false;
-      this.#k.log.notice("iommu-dac", `Using ${bitsPer(limit)}-bit DMA addresses`, dev.name);
+      this.#k.log.notice("iommu-dac", `Using ${limit.toString(2).length}-bit DMA addresses`, dev.name);
     }
-    const pfn = iovad.allocIovaFast(iovaLen, Math.floor(u64ToLimit(limit) / granule), true, cpu);
+    const pfn = iovad.allocIovaFast(iovaLen, Math.floor(limit / granule), true, cpu);
     if (pfn !== 0) st.live.set(pfn * granule, size);
     return pfn * granule;
   }
@@ -244,16 +244,16 @@ export class IommuDma implements IommuDmaEntryPoints {
   }
 
   /** __iommu_dma_map(): allocate an IOVA for the granule-aligned span and write the page tables. */
-  #map(dev: Device, phys: number, size: number, prot: number, dmaMask: bigint): number {
+  #map(dev: Device, phys: number, size: number, prot: number, limit: number): number {
     const st = this.#state(dev);
     const { cookie } = st;
     const off = phys % cookie.granule;
-    if (this.#k.getMinAlignMask(dev) > cookie.granuleMask) {
+    if (dev.dmaParms !== null && dev.dmaParms.minAlignMask > cookie.granuleMask) {
       this.#k.log.warnOnce(`iommu-min-align:${dev.name}`, "Unsupported alignment constraint", dev.name);
       return DMA_MAPPING_ERROR;
     }
     const len = alignUp(size + off, cookie.granule);
-    const iova = this.#allocIova(dev, st, len, dmaMask);
+    const iova = this.#allocIova(dev, st, len, limit);
     if (iova === 0) return DMA_MAPPING_ERROR;
     if (cookie.domain.iommuMap(iova, phys - off, len, prot) !== 0) {
       this.#freeIova(cookie, iova, len, false, st);
@@ -316,7 +316,7 @@ export class IommuDma implements IommuDmaEntryPoints {
       }
     }
     if (!coherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) archSyncForDevice(this.#k, phys, size, dir);
-    const iova = this.#map(dev, phys, size, prot, this.#k.getMask(dev));
+    const iova = this.#map(dev, phys, size, prot, dev.streamingLimit);
     if (iova === DMA_MAPPING_ERROR && this.#k.isSwiotlbBuffer(dev, phys)) {
       this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
     }
@@ -346,7 +346,7 @@ export class IommuDma implements IommuDmaEntryPoints {
       // A resource cannot be bounced.
       if (this.#k.design.physOps) return DMA_MAPPING_ERROR;
     }
-    return this.#map(dev, phys, size, this.#prot(dir, false, attrs) | IOMMU_MMIO, this.#k.getMask(dev));
+    return this.#map(dev, phys, size, this.#prot(dir, false, attrs) | IOMMU_MMIO, dev.streamingLimit);
   }
 
   unmapResource(dev: Device, addr: number, size: number, _dir: number, _attrs: number): void {
@@ -394,7 +394,7 @@ export class IommuDma implements IommuDmaEntryPoints {
       iovaLen += sLen;
       prev = s;
     }
-    const iova = this.#allocIova(dev, st, iovaLen, this.#k.getMask(dev));
+    const iova = this.#allocIova(dev, st, iovaLen, dev.streamingLimit);
     if (iova === 0) {
       this.#invalidateSg(sgl, nents);
       return -ENOMEM;
@@ -599,7 +599,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     const pages = this.#allocPageArray(count, orderMask);
     if (pages === null) return null;
     size = alignUp(size, cookie.granule);
-    const iova = this.#allocIova(dev, st, size, dev.coherentDmaMask);
+    const iova = this.#allocIova(dev, st, size, dev.coherentLimit);
     if (iova === 0) {
       for (const p of pages) this.#k.platform.pages.freePages(p, 0);
       return null;
@@ -653,7 +653,7 @@ export class IommuDma implements IommuDmaEntryPoints {
       }
       this.#k.zeroCpu(cpuAddr, alignUp(size, PAGE_SIZE));
     }
-    const handle = this.#map(dev, pa, size, prot, dev.coherentDmaMask);
+    const handle = this.#map(dev, pa, size, prot, dev.coherentLimit);
     if (handle === DMA_MAPPING_ERROR) {
       if (!this.#k.atomicPoolFree(cpuAddr, alignUp(size, PAGE_SIZE))) {
         this.#k.unmarkUncached(cpuAddr, 0);
@@ -762,7 +762,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     if (!st) return false;
     const off = phys % st.cookie.granule;
     const len = alignUp(size + off, st.cookie.granule);
-    const iova = this.#allocIova(dev, st, len, this.#k.getMask(dev));
+    const iova = this.#allocIova(dev, st, len, dev.streamingLimit);
     if (iova === 0) return false;
     state.addr = iova + off;
     state.size = size;

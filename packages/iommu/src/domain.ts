@@ -40,31 +40,37 @@ export function domainTypeName(type: number): string {
  * congruent modulo it and a larger page would fit after the boundary).
  * Writes into `out` so the map loop allocates nothing.
  */
-export function iommuPgsize(
-  pgsizeBitmap: number,
-  iova: number,
-  paddr: number,
-  size: number,
-  out: { pgsize: number; count: number },
-): void {
-  let pgsize = 0;
-  for (let p = 1; p <= 0x40000000 && p <= size; p *= 2) {
-    if ((pgsizeBitmap & p) !== 0 && iova % p === 0 && paddr % p === 0) pgsize = p;
-  }
-  out.pgsize = pgsize;
-  if (pgsize === 0) {
-    out.count = 0;
-    return;
-  }
-  let next = 0;
-  for (let p = pgsize * 2; p <= 0x40000000; p *= 2) {
-    if ((pgsizeBitmap & p) !== 0) {
-      next = p;
+export function iommuPgsize(pgsizeBitmap: number, iova: number, paddr: number, size: number, out: { pgsize: number; count: number }): void {
+  pgsizeStep(sizesOf(pgsizeBitmap), iova, paddr, size, out);
+}
+
+/** The page sizes of a bitmap, smallest first. */
+export function sizesOf(pgsizeBitmap: number): number[] {
+  const sizes: number[] = [];
+  for (let p = 1; p <= 0x40000000; p *= 2) if ((pgsizeBitmap & p) !== 0) sizes.push(p);
+  return sizes;
+}
+
+/** iommuPgsize over a precomputed size list (the map loop's allocation-free form). */
+function pgsizeStep(sizes: readonly number[], iova: number, paddr: number, size: number, out: { pgsize: number; count: number }): void {
+  let k = -1;
+  for (let i = sizes.length - 1; i >= 0; i--) {
+    const p = sizes[i]!;
+    if (p <= size && iova % p === 0 && paddr % p === 0) {
+      k = i;
       break;
     }
   }
+  if (k < 0) {
+    out.pgsize = 0;
+    out.count = 0;
+    return;
+  }
+  const pgsize = sizes[k]!;
+  out.pgsize = pgsize;
   let span = size;
-  if (next !== 0 && iova % next === paddr % next) {
+  const next = sizes[k + 1];
+  if (next !== undefined && iova % next === paddr % next) {
     const offset = next - (iova % next);
     if (offset + next <= size) span = offset;
   }
@@ -90,6 +96,7 @@ export class IommuDomain {
   readonly unsynced = new Set<number>();
   readonly #owner: DomainOwner;
   readonly #step = { pgsize: 0, count: 0 };
+  readonly #sizes: number[];
   readonly #gather = new IotlbGather();
   readonly #leaf = { pa: 0, prot: 0, pageSize: 0 };
 
@@ -104,6 +111,7 @@ export class IommuDomain {
     this.pageTable =
       (type & DOMAIN_BIT_PAGING) !== 0 && tableConfig ? new IoPageTable(tableConfig) : null;
     this.pgsizeBitmap = this.pageTable?.pgsizeBitmap ?? 0;
+    this.#sizes = sizesOf(this.pgsizeBitmap);
     const end = this.pageTable ? 2 ** this.pageTable.inputBits - 1 : 2 ** 52 - 1;
     this.geometry = { apertureStart: 0, apertureEnd: end, forceAperture };
   }
@@ -130,7 +138,7 @@ export class IommuDomain {
     if (iova % min !== 0 || paddr % min !== 0 || size % min !== 0 || size === 0) return -EINVAL;
     let done = 0;
     while (done < size) {
-      iommuPgsize(this.pgsizeBitmap, iova + done, paddr + done, size - done, this.#step);
+      pgsizeStep(this.#sizes, iova + done, paddr + done, size - done, this.#step);
       const { pgsize, count } = this.#step;
       if (pgsize === 0) return -EINVAL;
       const rc = pt.mapPages(iova + done, paddr + done, pgsize, count, prot);

@@ -50,7 +50,6 @@ export class IoPageTable {
   readonly #root: Table;
   readonly #spareLeaves: Leaf[] = [];
   #slots = 512;
-  readonly #path: Table[] = [];
   readonly #probe: PteLookup = { pa: 0, prot: 0, pageSize: 0 };
 
   constructor(config: PageTableConfig) {
@@ -160,13 +159,10 @@ export class IoPageTable {
     let unmapped = 0;
     for (let i = 0; i < count; i++) {
       const va = iova + i * pgsize;
-      const path = this.#path;
-      path.length = 0;
       let t: Table = this.#root;
       let hit: Leaf | undefined;
       let d = 0;
       for (; d <= depth; d++) {
-        path.push(t);
         const e = t.entries[this.#index(va, d)];
         if (e === undefined) return unmapped;
         if ((e as Leaf).leaf === true) {
