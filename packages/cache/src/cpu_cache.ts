@@ -119,20 +119,36 @@ export class CpuCache {
   constructor(memory: BackingStore, options: CacheOptions = {}) {
     this.#mem = memory;
     this.lineSize = options.lineSize ?? 64;
-    if (!Number.isInteger(this.lineSize) || this.lineSize < 8 || this.lineSize > 4096 || (this.lineSize & (this.lineSize - 1)) !== 0) {
-      throw new RangeError(`lineSize must be a power of two from 8 to 4096, got ${options.lineSize}`);
+    if (
+      !Number.isInteger(this.lineSize) ||
+      this.lineSize < 8 ||
+      this.lineSize > 4096 ||
+      (this.lineSize & (this.lineSize - 1)) !== 0
+    ) {
+      throw new RangeError(
+        `lineSize must be a power of two from 8 to 4096, got ${options.lineSize}`,
+      );
     }
     this.capacityLines = options.capacityLines ?? 0;
     if (!Number.isInteger(this.capacityLines) || this.capacityLines < 0) {
-      throw new RangeError(`capacityLines must be a non-negative integer (0 = unbounded), got ${options.capacityLines}`);
+      throw new RangeError(
+        `capacityLines must be a non-negative integer (0 = unbounded), got ${options.capacityLines}`,
+      );
     }
     this.ways = options.ways ?? this.capacityLines;
-    if (this.capacityLines > 0 && (!Number.isInteger(this.ways) || this.ways < 1 || this.capacityLines % this.ways !== 0)) {
-      throw new RangeError(`ways must divide capacityLines (${this.capacityLines}), got ${options.ways}`);
+    if (
+      this.capacityLines > 0 &&
+      (!Number.isInteger(this.ways) || this.ways < 1 || this.capacityLines % this.ways !== 0)
+    ) {
+      throw new RangeError(
+        `ways must divide capacityLines (${this.capacityLines}), got ${options.ways}`,
+      );
     }
     this.replacement = options.replacement ?? "lru";
     if (this.replacement !== "lru" && this.replacement !== "fifo") {
-      throw new RangeError(`replacement must be "lru" or "fifo", got ${String(options.replacement)}`);
+      throw new RangeError(
+        `replacement must be "lru" or "fifo", got ${String(options.replacement)}`,
+      );
     }
     this.speculativeFill = options.speculativeFill ?? false;
     this.#random = options.random ?? mulberry32(0x5eed);
@@ -165,7 +181,14 @@ export class CpuCache {
       p = this.#sparePages.pop();
       if (p === undefined) {
         const n = this.#linesPerPage;
-        p = { data: new Uint8Array(PAGE), valid: new Uint8Array(n), dirty: new Uint8Array(n), fillSeq: new Float64Array(n), devSeq: new Float64Array(n), validCount: 0 };
+        p = {
+          data: new Uint8Array(PAGE),
+          valid: new Uint8Array(n),
+          dirty: new Uint8Array(n),
+          fillSeq: new Float64Array(n),
+          devSeq: new Float64Array(n),
+          validCount: 0,
+        };
       }
       this.#pages.set(pi, p);
     }
@@ -228,7 +251,8 @@ export class CpuCache {
   /** Makes line `li` of page `pi` valid (a fill from memory unless `noRead`: a store covers it whole). */
   #fill(pi: number, p: CachePage, li: number, speculative: boolean, noRead: boolean): void {
     if (this.capacityLines > 0) this.#makeRoom(pi * this.#linesPerPage + li);
-    if (!noRead) this.#mem.readInto(pi * PAGE + li * this.lineSize, p.data, li * this.lineSize, this.lineSize);
+    if (!noRead)
+      this.#mem.readInto(pi * PAGE + li * this.lineSize, p.data, li * this.lineSize, this.lineSize);
     p.valid[li] = 1;
     p.dirty[li] = 0;
     p.devSeq[li] = 0;
@@ -407,8 +431,15 @@ export class CpuCache {
     let n = 0;
     const firstPage = Math.floor(pa / PAGE);
     const lastPage = Math.floor((pa + len - 1) / PAGE);
-    const pages = lastPage - firstPage + 1 > this.#pages.size ? [...this.#pages.keys()].filter((k) => k >= firstPage && k <= lastPage) : null;
-    for (let i = 0, pi = pages ? pages[0]! : firstPage; pages ? i < pages.length : pi <= lastPage; i++, pi = pages ? pages[i]! : pi + 1) {
+    const pages =
+      lastPage - firstPage + 1 > this.#pages.size
+        ? [...this.#pages.keys()].filter((k) => k >= firstPage && k <= lastPage)
+        : null;
+    for (
+      let i = 0, pi = pages ? pages[0]! : firstPage;
+      pages ? i < pages.length : pi <= lastPage;
+      i++, pi = pages ? pages[i]! : pi + 1
+    ) {
       const p = this.#pages.get(pi);
       if (p === undefined) continue;
       const [first, last] = this.#pageLines(pa, len, pi);
@@ -435,9 +466,16 @@ export class CpuCache {
     if (len <= 0 || this.#lineCount === 0) return 0;
     const firstPage = Math.floor(pa / PAGE);
     const lastPage = Math.floor((pa + len - 1) / PAGE);
-    const pages = lastPage - firstPage + 1 > this.#pages.size ? [...this.#pages.keys()].filter((k) => k >= firstPage && k <= lastPage) : null;
+    const pages =
+      lastPage - firstPage + 1 > this.#pages.size
+        ? [...this.#pages.keys()].filter((k) => k >= firstPage && k <= lastPage)
+        : null;
     let n = 0;
-    for (let i = 0, pi = pages ? pages[0]! : firstPage; pages ? i < pages.length : pi <= lastPage; i++, pi = pages ? pages[i]! : pi + 1) {
+    for (
+      let i = 0, pi = pages ? pages[0]! : firstPage;
+      pages ? i < pages.length : pi <= lastPage;
+      i++, pi = pages ? pages[i]! : pi + 1
+    ) {
       const p = this.#pages.get(pi);
       if (p === undefined) continue;
       const [first, last] = this.#pageLines(pa, len, pi);
@@ -456,7 +494,13 @@ export class CpuCache {
   }
 
   /** A device read: a coherent device is served dirty data by the cache; a non-coherent one reads memory. */
-  deviceRead(pa: number, dst: Uint8Array, dstOffset = 0, len = dst.length - dstOffset, coherent = true): void {
+  deviceRead(
+    pa: number,
+    dst: Uint8Array,
+    dstOffset = 0,
+    len = dst.length - dstOffset,
+    coherent = true,
+  ): void {
     this.#mem.readInto(pa, dst, dstOffset, len);
     if (!coherent) return;
     const ls = this.lineSize;
@@ -470,7 +514,13 @@ export class CpuCache {
   }
 
   /** A device write: memory is updated; a coherent device also updates cached copies, a non-coherent one leaves them stale. */
-  deviceWrite(pa: number, src: Uint8Array, srcOffset = 0, len = src.length - srcOffset, coherent = true): void {
+  deviceWrite(
+    pa: number,
+    src: Uint8Array,
+    srcOffset = 0,
+    len = src.length - srcOffset,
+    coherent = true,
+  ): void {
     const seq = this.#seq++;
     const ls = this.lineSize;
     this.#range(pa, len, (pi, p, li) => {
@@ -541,7 +591,13 @@ export class CpuCache {
     const out: Array<{ address: number; dirty: boolean; fillSeq: number; staleSince: number }> = [];
     for (const [pi, p] of this.#pages) {
       for (let li = 0; li < this.#linesPerPage; li++) {
-        if (p.valid[li] === 1) out.push({ address: pi * PAGE + li * this.lineSize, dirty: p.dirty[li] === 1, fillSeq: p.fillSeq[li]!, staleSince: p.devSeq[li]! });
+        if (p.valid[li] === 1)
+          out.push({
+            address: pi * PAGE + li * this.lineSize,
+            dirty: p.dirty[li] === 1,
+            fillSeq: p.fillSeq[li]!,
+            staleSince: p.devSeq[li]!,
+          });
       }
     }
     return out.sort((a, b) => a.address - b.address);

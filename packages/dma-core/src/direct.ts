@@ -221,7 +221,7 @@ export function directMapPhys(
   const mmio = (attrs & DMA_ATTR_MMIO) !== 0;
   if (mmio && k.design.mmioViaMapResource) return directMapResource(k, dev, pa, size);
   const mem = k.swiotlbFor(dev);
-  if (mem !== null && mem.force) {
+  if (mem?.force) {
     if (mmio || attrs & DMA_ATTR_REQUIRE_COHERENT) return DMA_MAPPING_ERROR;
     return swiotlbMap(k, dev, pa, size, dir, attrs);
   }
@@ -474,9 +474,14 @@ export function directFree(
     k.platform.pages.freePages(k.cookiePage(cpuAddr), order);
     return;
   }
-  if (!dev.dmaCoherent && k.config.archHasDmaAlloc)
-    return k.archDmaFree(dev, size, cpuAddr, handle);
-  if (!dev.dmaCoherent && k.config.dmaGlobalPool) return k.globalPoolFree(dev, cpuAddr, size);
+  if (!dev.dmaCoherent && k.config.archHasDmaAlloc) {
+    k.archDmaFree(dev, size, cpuAddr, handle);
+    return;
+  }
+  if (!dev.dmaCoherent && k.config.dmaGlobalPool) {
+    k.globalPoolFree(dev, cpuAddr, size);
+    return;
+  }
   if (k.atomicPoolFree(cpuAddr, size)) return;
   const pa = dmaToPhys(k, dev, handle);
   if (k.isRemapped(cpuAddr)) k.unmapUncached(cpuAddr);
@@ -505,7 +510,7 @@ export function directAllocPages(
 /** dma_direct_free_pages() */
 export function directFreePages(
   k: KernelContext,
-  dev: Device,
+  _dev: Device,
   size: number,
   pagePhys: number,
 ): void {

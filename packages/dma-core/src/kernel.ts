@@ -163,7 +163,6 @@ export class DmaKernel implements KernelContext {
   readonly #archDefaultOps: DmaMapOps | null;
   readonly #archMapDirect: ((dev: Device, end: number) => boolean) | null;
   readonly #iommuOps: DmaMapOps | null;
-  readonly #requiredMaskDirect: bigint;
   #cpu = 0;
   readonly #devres = new Map<Device, Devres[]>();
   readonly #devPools = new Map<Device, PagePool>();
@@ -195,7 +194,6 @@ export class DmaKernel implements KernelContext {
     this.log = new SystemLog({ now: () => this.platform.clock.now() });
     this.#archDefaultOps = this.config.archHasDmaOps ? (options.archDefaultOps ?? null) : null;
     this.#archMapDirect = this.config.archHasDmaMapDirect ? (options.archMapDirect ?? null) : null;
-    this.#requiredMaskDirect = 0n;
     this.swiotlb = this.#setupSwiotlb(options.swiotlb);
     this.#setupAtomicPools(options.atomicPoolBytes);
     this.iommu = this.config.iommuDma && options.iommuDma ? options.iommuDma(this) : null;
@@ -314,7 +312,7 @@ export class DmaKernel implements KernelContext {
       throw new RangeError(`addDevice: a device named ${options.name} exists already`);
     const dev = new Device(options);
     this.devices.set(dev.name, dev);
-    if (this.iommu && this.iommu.setupDevice(dev)) {
+    if (this.iommu?.setupDevice(dev)) {
       if (this.design.iommuDirectCall) dev.dmaIommu = true;
       else dev.dmaOps = this.#iommuOps;
     }
@@ -990,7 +988,7 @@ export class DmaKernel implements KernelContext {
   /** dma_map_sg_attrs(): the segment count, or 0 on any error. */
   mapSg(dev: Device, sgl: Scatterlist[], nents: number, dir: number, attrs = 0): number {
     const r = this.#mapSg(dev, sgl, nents, dir, attrs);
-    return r < 0 ? 0 : r;
+    return Math.max(r, 0);
   }
 
   /** dma_map_sgtable(): 0 or a negative errno; sets sgt.nents. */

@@ -556,9 +556,9 @@ test("C066 D-C: mapSg of 32 contiguous page entries returns 32, each with its ow
   assertEquals(f.kernel.mapSgtable(f.dev, sgt, DMA_TO_DEVICE), 0);
   assertEquals(sgt.nents, 32);
   assertEquals(sgt.origNents, 32);
-  sgt.sgl.forEach((s, i) =>
-    assertEquals([s.dmaAddress, s.dmaLength], [0x150000000 + i * 4096, 4096]),
-  );
+  sgt.sgl.forEach((s, i) => {
+    assertEquals([s.dmaAddress, s.dmaLength], [0x150000000 + i * 4096, 4096]);
+  });
   f.kernel.unmapSgtable(f.dev, sgt, DMA_TO_DEVICE);
 });
 

@@ -94,7 +94,7 @@ export function replayOracleScenario(t: OracleTarget): OracleRecord {
   const out = (c: string, line: OracleLine) => (cases[c] ??= []).push(line);
   const paging = t.domain !== null && (t.domain.type & 1) !== 0;
   const busToPhys = (dma: number) => (paging ? t.domain!.iovaToPhys(dma) : dma);
-  const inSwiotlb = (pa: number) => (k.swiotlb !== null && k.swiotlb.isSwiotlbBuffer(pa) ? 1 : 0);
+  const inSwiotlb = (pa: number) => (k.swiotlb?.isSwiotlbBuffer(pa) ? 1 : 0);
   const settle = () => clock.advance(100 * MS);
   const msleep = (ms: number) => clock.advance(ms * MS);
   const kas = k.platform.kas;

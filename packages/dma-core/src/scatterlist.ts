@@ -74,7 +74,9 @@ export class SgTable {
   /** Builds a table from (phys, length) pairs. */
   static fromPhys(entries: ReadonlyArray<{ phys: number; length: number }>): SgTable {
     const t = new SgTable(entries.length);
-    entries.forEach((e, i) => t.sgl[i]!.setPhys(e.phys, e.length));
+    entries.forEach((e, i) => {
+      t.sgl[i]!.setPhys(e.phys, e.length);
+    });
     return t;
   }
 }

@@ -1,6 +1,12 @@
 // Test fixtures for the IOMMU presets of spec §6: I-C (VT-d, coherent), I-N
 // (SMMUv3, non-coherent), I-U (untrusted), in strict or lazy mode.
-import { type Device, DMA_BIT_MASK, type DmaCoreConfig, DmaKernel, type SwiotlbSetup } from "@dmasim/dma-core";
+import {
+  type Device,
+  DMA_BIT_MASK,
+  type DmaCoreConfig,
+  DmaKernel,
+  type SwiotlbSetup,
+} from "@dmasim/dma-core";
 import type { IommuUnit } from "@dmasim/iommu";
 import { createMachine, EDU_NAME, type Machine } from "@dmasim/machine";
 import { createIommuDma, type DefaultDomainType } from "./dma_iommu.ts";
@@ -12,15 +18,28 @@ export interface IommuFixture {
   kernel: DmaKernel;
   dev: Device;
   unit: IommuUnit;
-  engine: Machine["devices"] extends Map<string, infer D> ? (D extends { engine: infer E } ? E : never) : never;
+  engine: Machine["devices"] extends Map<string, infer D>
+    ? D extends { engine: infer E }
+      ? E
+      : never
+    : never;
 }
 
 export function iommuFixture(
   preset: IommuPreset,
-  options: { domain?: DefaultDomainType; maskBits?: number; swiotlb?: SwiotlbSetup | false; config?: Partial<DmaCoreConfig>; cpus?: number; forcedac?: boolean } = {},
+  options: {
+    domain?: DefaultDomainType;
+    maskBits?: number;
+    swiotlb?: SwiotlbSetup | false;
+    config?: Partial<DmaCoreConfig>;
+    cpus?: number;
+    forcedac?: boolean;
+  } = {},
 ): IommuFixture {
   const machine =
-    preset === "I-N" ? createMachine("arm64-virt-smmuv3", { coherent: false, cpus: options.cpus }) : createMachine("q35-vtd", { cpus: options.cpus });
+    preset === "I-N"
+      ? createMachine("arm64-virt-smmuv3", { coherent: false, cpus: options.cpus })
+      : createMachine("q35-vtd", { cpus: options.cpus });
   const unit = [...machine.iommus.values()][0]!;
   const kernel = new DmaKernel({
     platform: machine,
@@ -34,7 +53,13 @@ export function iommuFixture(
     }),
     name: `fixture ${preset}`,
   });
-  const dev = kernel.addDevice({ name: EDU_NAME, pci: true, coherent: preset !== "I-N", untrusted: preset === "I-U", iommuId: machine.devices.get(EDU_NAME)!.iommuId });
+  const dev = kernel.addDevice({
+    name: EDU_NAME,
+    pci: true,
+    coherent: preset !== "I-N",
+    untrusted: preset === "I-U",
+    iommuId: machine.devices.get(EDU_NAME)!.iommuId,
+  });
   kernel.setMaskAndCoherent(dev, DMA_BIT_MASK(options.maskBits ?? 64));
   const engine = machine.devices.get(EDU_NAME)!.engine;
   return { machine, kernel, dev, unit, engine } as IommuFixture;
@@ -43,7 +68,8 @@ export function iommuFixture(
 /** A linear-map buffer at physical `phys` (order from size). */
 export function bufferAt(f: IommuFixture, phys: number, size: number): number {
   const order = Math.max(0, Math.ceil(Math.log2(Math.ceil(size / 4096))));
-  if (!f.machine.pages.allocPagesAt(phys, order)) throw new Error(`bufferAt: ${phys.toString(16)} not free`);
+  if (!f.machine.pages.allocPagesAt(phys, order))
+    throw new Error(`bufferAt: ${phys.toString(16)} not free`);
   return f.machine.kas.physToVirt(phys);
 }
 

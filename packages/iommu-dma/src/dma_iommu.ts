@@ -4,6 +4,9 @@
 // allocator; its mappings are written into the IOMMU page tables; unmaps
 // invalidate the IOTLB at once (strict) or through the flush queue (lazy).
 import {
+  archSyncForCpu,
+  archSyncForDevice,
+  type Device,
   DMA_ATTR_MMIO,
   DMA_ATTR_PRIVILEGED,
   DMA_ATTR_REQUIRE_COHERENT,
@@ -15,7 +18,6 @@ import {
   type DmaAllocation,
   type DmaIovaState,
   type DmaKernel,
-  Device,
   EINVAL,
   EIO,
   ENOMEM,
@@ -28,15 +30,12 @@ import {
   type IommuDmaFactory,
   kmallocNeedsBounce,
   PAGE_SIZE,
+  type Scatterlist,
   SG_DMA_BUS_ADDRESS,
   SG_DMA_SWIOTLB,
-  type Scatterlist,
   SgTable,
   SIZE_MAX,
-  U64_MAX,
   type VmArea,
-  archSyncForCpu,
-  archSyncForDevice,
 } from "@dmasim/dma-core";
 import {
   DOMAIN_DMA,
@@ -106,7 +105,6 @@ function alignUp(x: number, a: number): number {
   return r === 0 ? x : x + (a - r);
 }
 
-
 /**
  * Builds the iommu-dma entry points for one kernel. Hand the result to
  * `new DmaKernel({ iommuDma: createIommuDma(options) })`.
@@ -151,12 +149,17 @@ export class IommuDma implements IommuDmaEntryPoints {
     // iommu_get_def_domain_type(): untrusted devices always get a strict DMA domain.
     let want = dev.untrusted ? "dma" : (this.#opts.defaultDomain ?? "dma-fq");
     if (want === "dma-fq" && !unit.deferredFlush) want = "dma";
-    const type = want === "identity" ? DOMAIN_IDENTITY : want === "dma-fq" ? DOMAIN_DMA_FQ : DOMAIN_DMA;
+    const type =
+      want === "identity" ? DOMAIN_IDENTITY : want === "dma-fq" ? DOMAIN_DMA_FQ : DOMAIN_DMA;
     const domain = unit.allocDomain(type);
     unit.attachDevice(dev.iommuId, domain);
     if (type === DOMAIN_IDENTITY) return false;
     const cookie = this.#initDomain(unit, domain, dev);
-    this.#devs.set(dev, { cookie, live: new Map(), pci32bitWorkaround: dev.pci && !this.#opts.forcedac });
+    this.#devs.set(dev, {
+      cookie,
+      live: new Map(),
+      pci32bitWorkaround: dev.pci && !this.#opts.forcedac,
+    });
     return true;
   }
 
@@ -181,7 +184,10 @@ export class IommuDma implements IommuDmaEntryPoints {
     // iova_reserve_iommu_regions(): everything but the software MSI window.
     for (const r of unit.reservedRegions) {
       if (r.type === "sw-msi") continue;
-      iovad.reserveIova(Math.floor(r.start / granule), Math.floor((r.start + r.size - 1) / granule));
+      iovad.reserveIova(
+        Math.floor(r.start / granule),
+        Math.floor((r.start + r.size - 1) / granule),
+      );
     }
     let fq: FlushQueue | null = null;
     if (domain.type === DOMAIN_DMA_FQ) {
@@ -206,7 +212,8 @@ export class IommuDma implements IommuDmaEntryPoints {
     const { iovad, domain, granule } = st.cookie;
     const iovaLen = size / granule;
     if (limit === 0) limit = LIMIT_32; // dma_get_mask() of a zero mask is 32 bits
-    if (domain.geometry.forceAperture && domain.geometry.apertureEnd < limit) limit = domain.geometry.apertureEnd;
+    if (domain.geometry.forceAperture && domain.geometry.apertureEnd < limit)
+      limit = domain.geometry.apertureEnd;
     const cpu = this.#k.cpu;
     if (limit > LIMIT_32 && st.pci32bitWorkaround) {
       const pfn = iovad.allocIovaFast(iovaLen, (LIMIT_32 + 1) / granule - 1, false, cpu);
@@ -215,7 +222,11 @@ export class IommuDma implements IommuDmaEntryPoints {
         return pfn * granule;
       }
       st.pci32bitWorkaround = false;
-      this.#k.log.notice("iommu-dac", `Using ${limit.toString(2).length}-bit DMA addresses`, dev.name);
+      this.#k.log.notice(
+        "iommu-dac",
+        `Using ${limit.toString(2).length}-bit DMA addresses`,
+        dev.name,
+      );
     }
     const pfn = iovad.allocIovaFast(iovaLen, Math.floor(limit / granule), true, cpu);
     if (pfn !== 0) st.live.set(pfn * granule, size);
@@ -249,7 +260,11 @@ export class IommuDma implements IommuDmaEntryPoints {
     const { cookie } = st;
     const off = phys % cookie.granule;
     if (dev.dmaParms !== null && dev.dmaParms.minAlignMask > cookie.granuleMask) {
-      this.#k.log.warnOnce(`iommu-min-align:${dev.name}`, "Unsupported alignment constraint", dev.name);
+      this.#k.log.warnOnce(
+        `iommu-min-align:${dev.name}`,
+        "Unsupported alignment constraint",
+        dev.name,
+      );
       return DMA_MAPPING_ERROR;
     }
     const len = alignUp(size + off, cookie.granule);
@@ -274,7 +289,11 @@ export class IommuDma implements IommuDmaEntryPoints {
     gather.queued = cookie.fq !== null;
     const unmapped = cookie.domain.iommuUnmapFast(iova, len, gather);
     if (unmapped !== len) {
-      this.#k.log.warn("iommu-dma-unmap-size", `WARN_ON(unmapped != size): unmapped ${unmapped} of ${len} bytes at ${hex(iova)}`, dev.name);
+      this.#k.log.warn(
+        "iommu-dma-unmap-size",
+        `WARN_ON(unmapped != size): unmapped ${unmapped} of ${len} bytes at ${hex(iova)}`,
+        dev.name,
+      );
     }
     if (!gather.queued) cookie.domain.iotlbSync(gather);
     this.#freeIova(cookie, iova, len, gather.queued, st);
@@ -297,10 +316,17 @@ export class IommuDma implements IommuDmaEntryPoints {
     const coherent = dev.dmaCoherent;
     const prot = this.#prot(dir, coherent, attrs);
     const mask = st.cookie.granuleMask;
-    if (this.#useSwiotlb(dev, size, dir) && ((phys % st.cookie.granule) !== 0 || size % st.cookie.granule !== 0)) {
+    if (
+      this.#useSwiotlb(dev, size, dir) &&
+      (phys % st.cookie.granule !== 0 || size % st.cookie.granule !== 0)
+    ) {
       if (attrs & DMA_ATTR_REQUIRE_COHERENT) return DMA_MAPPING_ERROR;
       if (this.#k.swiotlb === null) {
-        this.#k.log.noticeOnce(`iommu-bounce-inactive:${dev.name}`, "DMA bounce buffers are inactive, unable to map unaligned transaction.", dev.name);
+        this.#k.log.noticeOnce(
+          `iommu-bounce-inactive:${dev.name}`,
+          "DMA bounce buffers are inactive, unable to map unaligned transaction.",
+          dev.name,
+        );
         return DMA_MAPPING_ERROR;
       }
       const tlb = this.#k.swiotlbTblMapSingle(dev, phys, size, mask, dir, attrs);
@@ -331,22 +357,37 @@ export class IommuDma implements IommuDmaEntryPoints {
     const { cookie } = this.#state(dev);
     const phys = cookie.domain.iovaToPhys(addr);
     if (phys === 0) {
-      this.#k.log.warn("iommu-dma-unmap-unmapped", `WARN_ON(!phys): unmap of ${hex(addr)}, which is not mapped`, dev.name);
+      this.#k.log.warn(
+        "iommu-dma-unmap-unmapped",
+        `WARN_ON(!phys): unmap of ${hex(addr)}, which is not mapped`,
+        dev.name,
+      );
       return;
     }
-    if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) && !dev.dmaCoherent) archSyncForCpu(this.#k, phys, size, dir);
+    if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) && !dev.dmaCoherent)
+      archSyncForCpu(this.#k, phys, size, dir);
     this.#unmap(dev, addr, size);
-    if (this.#k.isSwiotlbBuffer(dev, phys)) this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
+    if (this.#k.isSwiotlbBuffer(dev, phys))
+      this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
   }
 
   /** iommu_dma_map_resource(): IOMMU_MMIO, never IOMMU_CACHE, no maintenance, no bounce. */
   mapResource(dev: Device, phys: number, size: number, dir: number, attrs: number): number {
     const st = this.#state(dev);
-    if (this.#useSwiotlb(dev, size, dir) && ((phys % st.cookie.granule) !== 0 || size % st.cookie.granule !== 0)) {
+    if (
+      this.#useSwiotlb(dev, size, dir) &&
+      (phys % st.cookie.granule !== 0 || size % st.cookie.granule !== 0)
+    ) {
       // A resource cannot be bounced.
       if (this.#k.design.physOps) return DMA_MAPPING_ERROR;
     }
-    return this.#map(dev, phys, size, this.#prot(dir, false, attrs) | IOMMU_MMIO, dev.streamingLimit);
+    return this.#map(
+      dev,
+      phys,
+      size,
+      this.#prot(dir, false, attrs) | IOMMU_MMIO,
+      dev.streamingLimit,
+    );
   }
 
   unmapResource(dev: Device, addr: number, size: number, _dir: number, _attrs: number): void {
@@ -359,14 +400,16 @@ export class IommuDma implements IommuDmaEntryPoints {
   #useSgSwiotlb(dev: Device, sgl: Scatterlist[], nents: number, dir: number): boolean {
     if (!this.#k.config.swiotlb) return false;
     if (dev.untrusted) return true;
-    for (let i = 0; i < nents; i++) if (kmallocNeedsBounce(this.#k, dev, sgl[i]!.length, dir)) return true;
+    for (let i = 0; i < nents; i++)
+      if (kmallocNeedsBounce(this.#k, dev, sgl[i]!.length, dir)) return true;
     return false;
   }
 
   mapSg(dev: Device, sgl: Scatterlist[], nents: number, dir: number, attrs: number): number {
     const st = this.#state(dev);
     const { cookie } = st;
-    if (this.#useSgSwiotlb(dev, sgl, nents, dir)) return this.#mapSgSwiotlb(dev, sgl, nents, dir, attrs);
+    if (this.#useSgSwiotlb(dev, sgl, nents, dir))
+      return this.#mapSgSwiotlb(dev, sgl, nents, dir, attrs);
     if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) this.syncSgForDevice(dev, sgl, nents, dir);
     const prot = this.#prot(dir, dev.dmaCoherent, attrs);
     const segMask = this.#k.getSegBoundary(dev);
@@ -469,13 +512,26 @@ export class IommuDma implements IommuDmaEntryPoints {
   }
 
   /** iommu_dma_map_sg_swiotlb(): every entry on its own, maybe bounced; no merging. */
-  #mapSgSwiotlb(dev: Device, sgl: Scatterlist[], nents: number, dir: number, attrs: number): number {
+  #mapSgSwiotlb(
+    dev: Device,
+    sgl: Scatterlist[],
+    nents: number,
+    dir: number,
+    attrs: number,
+  ): number {
     sgl[0]!.dmaFlags |= SG_DMA_SWIOTLB;
     for (let i = 0; i < nents; i++) {
       const s = sgl[i]!;
       s.dmaAddress = this.mapPhys(dev, s.phys, s.length, dir, attrs);
       if (s.dmaAddress === DMA_MAPPING_ERROR) {
-        for (let j = 0; j < i; j++) this.unmapPhys(dev, sgl[j]!.dmaAddress, sgl[j]!.dmaLength, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
+        for (let j = 0; j < i; j++)
+          this.unmapPhys(
+            dev,
+            sgl[j]!.dmaAddress,
+            sgl[j]!.dmaLength,
+            dir,
+            attrs | DMA_ATTR_SKIP_CPU_SYNC,
+          );
         return -EIO;
       }
       s.dmaLength = s.length;
@@ -485,7 +541,8 @@ export class IommuDma implements IommuDmaEntryPoints {
 
   unmapSg(dev: Device, sgl: Scatterlist[], nents: number, dir: number, attrs: number): void {
     if (sgl[0]!.dmaFlags & SG_DMA_SWIOTLB) {
-      for (let i = 0; i < nents; i++) this.unmapPhys(dev, sgl[i]!.dmaAddress, sgl[i]!.dmaLength, dir, attrs);
+      for (let i = 0; i < nents; i++)
+        this.unmapPhys(dev, sgl[i]!.dmaAddress, sgl[i]!.dmaLength, dir, attrs);
       sgl[0]!.dmaFlags &= ~SG_DMA_SWIOTLB;
       return;
     }
@@ -527,13 +584,15 @@ export class IommuDma implements IommuDmaEntryPoints {
   syncSingleForDevice(dev: Device, addr: number, size: number, dir: number): void {
     if (dev.dmaCoherent && !this.#useSwiotlb(dev, size, dir)) return;
     const phys = this.#state(dev).cookie.domain.iovaToPhys(addr);
-    if (this.#k.isSwiotlbBuffer(dev, phys)) this.#k.swiotlbSyncSingleForDevice(dev, phys, size, dir);
+    if (this.#k.isSwiotlbBuffer(dev, phys))
+      this.#k.swiotlbSyncSingleForDevice(dev, phys, size, dir);
     if (!dev.dmaCoherent) archSyncForDevice(this.#k, phys, size, dir);
   }
 
   syncSgForCpu(dev: Device, sgl: Scatterlist[], nents: number, dir: number): void {
     if (sgl[0]!.dmaFlags & SG_DMA_SWIOTLB) {
-      for (let i = 0; i < nents; i++) this.syncSingleForCpu(dev, sgl[i]!.dmaAddress, sgl[i]!.length, dir);
+      for (let i = 0; i < nents; i++)
+        this.syncSingleForCpu(dev, sgl[i]!.dmaAddress, sgl[i]!.length, dir);
     } else if (!dev.dmaCoherent) {
       for (let i = 0; i < nents; i++) archSyncForCpu(this.#k, sgl[i]!.phys, sgl[i]!.length, dir);
     }
@@ -541,7 +600,8 @@ export class IommuDma implements IommuDmaEntryPoints {
 
   syncSgForDevice(dev: Device, sgl: Scatterlist[], nents: number, dir: number): void {
     if (sgl[0]!.dmaFlags & SG_DMA_SWIOTLB) {
-      for (let i = 0; i < nents; i++) this.syncSingleForDevice(dev, sgl[i]!.dmaAddress, sgl[i]!.length, dir);
+      for (let i = 0; i < nents; i++)
+        this.syncSingleForDevice(dev, sgl[i]!.dmaAddress, sgl[i]!.length, dir);
     } else if (!dev.dmaCoherent) {
       for (let i = 0; i < nents; i++) archSyncForDevice(this.#k, sgl[i]!.phys, sgl[i]!.length, dir);
     }
@@ -680,11 +740,24 @@ export class IommuDma implements IommuDmaEntryPoints {
     this.#k.platform.pages.freePages(this.#k.platform.kas.virtToPhys(cpuAddr), order);
   }
 
-  allocNoncontiguous(dev: Device, size: number, _dir: number, _gfp: number, attrs: number): SgTable | null {
-    const h = this.#allocNoncontig(dev, size, attrs, this.#prot(DMA_BIDIRECTIONAL, dev.dmaCoherent, 0));
+  allocNoncontiguous(
+    dev: Device,
+    size: number,
+    _dir: number,
+    _gfp: number,
+    attrs: number,
+  ): SgTable | null {
+    const h = this.#allocNoncontig(
+      dev,
+      size,
+      attrs,
+      this.#prot(DMA_BIDIRECTIONAL, dev.dmaCoherent, 0),
+    );
     if (h === null) return null;
     const sgt = new SgTable(h.pages.length);
-    h.pages.forEach((p, i) => sgt.sgl[i]!.setPage(p, PAGE_SIZE, 0));
+    h.pages.forEach((p, i) => {
+      sgt.sgl[i]!.setPage(p, PAGE_SIZE, 0);
+    });
     sgt.sgl[0]!.dmaAddress = h.iova;
     sgt.sgl[0]!.dmaLength = h.size;
     sgt.nents = 1;
@@ -719,13 +792,27 @@ export class IommuDma implements IommuDmaEntryPoints {
     return 0;
   }
 
-  mmap(_dev: Device, vma: VmArea, _cpuAddr: number, _handle: number, size: number, _attrs: number): number {
+  mmap(
+    _dev: Device,
+    vma: VmArea,
+    _cpuAddr: number,
+    _handle: number,
+    size: number,
+    _attrs: number,
+  ): number {
     const count = Math.ceil(size / PAGE_SIZE);
     if (vma.pgoff >= count || Math.ceil(vma.size / PAGE_SIZE) > count - vma.pgoff) return -ENXIO;
     return 0;
   }
 
-  getSgtable(_dev: Device, sgt: SgTable, cpuAddr: number, _handle: number, size: number, _attrs: number): number {
+  getSgtable(
+    _dev: Device,
+    sgt: SgTable,
+    cpuAddr: number,
+    _handle: number,
+    size: number,
+    _attrs: number,
+  ): number {
     const r = this.#remaps.get(cpuAddr);
     const pages = r ? r.pages : [this.#k.platform.kas.virtToPhys(cpuAddr)];
     if (r) {
@@ -751,7 +838,8 @@ export class IommuDma implements IommuDmaEntryPoints {
   }
 
   maxMappingSize(dev: Device): bigint {
-    if (dev.untrusted && this.#k.swiotlb) return BigInt(this.#k.swiotlb.maxMappingSize(this.#k.getMinAlignMask(dev)));
+    if (dev.untrusted && this.#k.swiotlb)
+      return BigInt(this.#k.swiotlb.maxMappingSize(this.#k.getMinAlignMask(dev)));
     return SIZE_MAX;
   }
 
@@ -769,11 +857,23 @@ export class IommuDma implements IommuDmaEntryPoints {
     return true;
   }
 
-  iovaLink(dev: Device, state: DmaIovaState, phys: number, offset: number, size: number, dir: number, attrs: number): number {
+  iovaLink(
+    dev: Device,
+    state: DmaIovaState,
+    phys: number,
+    offset: number,
+    size: number,
+    dir: number,
+    attrs: number,
+  ): number {
     const st = this.#state(dev);
     const g = st.cookie.granule;
     if (phys % g !== 0 && offset > 0) {
-      this.#k.log.warnOnce(`iova-link-unaligned:${dev.name}`, "WARN_ON_ONCE(iova_start_pad && offset > 0) in dma_iova_link", dev.name);
+      this.#k.log.warnOnce(
+        `iova-link-unaligned:${dev.name}`,
+        "WARN_ON_ONCE(iova_start_pad && offset > 0) in dma_iova_link",
+        dev.name,
+      );
       return -EIO;
     }
     if (attrs & DMA_ATTR_REQUIRE_COHERENT && !dev.dmaCoherent) return -EOPNOTSUPP;
@@ -786,13 +886,25 @@ export class IommuDma implements IommuDmaEntryPoints {
       const tlb = this.#k.swiotlbTblMapSingle(dev, phys, size, st.cookie.granuleMask, dir, attrs);
       if (tlb < 0) return -ENOMEM;
       state.useSwiotlb = true;
-      if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) archSyncForDevice(this.#k, tlb, size, dir);
+      if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+        archSyncForDevice(this.#k, tlb, size, dir);
       const off = tlb % g;
-      return st.cookie.domain.iommuMapNosync(addr - (addr % g), tlb - off, alignUp(size + off, g), prot);
+      return st.cookie.domain.iommuMapNosync(
+        addr - (addr % g),
+        tlb - off,
+        alignUp(size + off, g),
+        prot,
+      );
     }
-    if (!dev.dmaCoherent && !(attrs & (DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_MMIO))) archSyncForDevice(this.#k, phys, size, dir);
+    if (!dev.dmaCoherent && !(attrs & (DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_MMIO)))
+      archSyncForDevice(this.#k, phys, size, dir);
     const off = addr % g;
-    return st.cookie.domain.iommuMapNosync(addr - off, phys - (phys % g), alignUp(size + off, g), prot);
+    return st.cookie.domain.iommuMapNosync(
+      addr - off,
+      phys - (phys % g),
+      alignUp(size + off, g),
+      prot,
+    );
   }
 
   iovaSync(dev: Device, state: DmaIovaState, offset: number, size: number): number {
@@ -802,7 +914,14 @@ export class IommuDma implements IommuDmaEntryPoints {
     return st.cookie.domain.iommuSyncMap(addr - (addr % g), alignUp(size + (addr % g), g));
   }
 
-  iovaUnlink(dev: Device, state: DmaIovaState, offset: number, size: number, dir: number, attrs: number): void {
+  iovaUnlink(
+    dev: Device,
+    state: DmaIovaState,
+    offset: number,
+    size: number,
+    dir: number,
+    attrs: number,
+  ): void {
     const st = this.#state(dev);
     const g = st.cookie.granule;
     const addr = state.addr + offset;
@@ -812,11 +931,13 @@ export class IommuDma implements IommuDmaEntryPoints {
       for (let a = start; a < start + len; a += g) {
         const phys = st.cookie.domain.iovaToPhys(a);
         if (phys === 0) continue;
-        if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) archSyncForCpu(this.#k, phys, g, dir);
+        if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+          archSyncForCpu(this.#k, phys, g, dir);
       }
       if (state.useSwiotlb) {
         const phys = st.cookie.domain.iovaToPhys(addr);
-        if (phys !== 0 && this.#k.isSwiotlbBuffer(dev, phys)) this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
+        if (phys !== 0 && this.#k.isSwiotlbBuffer(dev, phys))
+          this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
       }
     }
     const gather = this.#gather;
@@ -826,7 +947,13 @@ export class IommuDma implements IommuDmaEntryPoints {
     st.cookie.domain.iotlbSync(gather);
   }
 
-  iovaDestroy(dev: Device, state: DmaIovaState, mappedLen: number, dir: number, attrs: number): void {
+  iovaDestroy(
+    dev: Device,
+    state: DmaIovaState,
+    mappedLen: number,
+    dir: number,
+    attrs: number,
+  ): void {
     if (mappedLen > 0) this.iovaUnlink(dev, state, 0, mappedLen, dir, attrs);
     this.iovaFree(dev, state);
   }
@@ -844,7 +971,8 @@ export class IommuDma implements IommuDmaEntryPoints {
   liveResources(): string[] {
     const out: string[] = [];
     for (const [dev, st] of this.#devs) {
-      for (const [iova, len] of st.live) out.push(`iova ${dev.name} [${hex(iova)}, ${hex(iova + len)})`);
+      for (const [iova, len] of st.live)
+        out.push(`iova ${dev.name} [${hex(iova)}, ${hex(iova + len)})`);
     }
     return out;
   }

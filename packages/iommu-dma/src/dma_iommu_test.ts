@@ -15,8 +15,16 @@ import {
   SgTable,
   SIZE_MAX,
 } from "@dmasim/dma-core";
-import { assert, assertEquals, assertExists, assertGreater, assertLess, assertNotEquals, test } from "@dmasim/testing";
-import { bufferAt, freeBuffer, iommuFixture } from "./_fixture_test_helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertExists,
+  assertGreater,
+  assertLess,
+  assertNotEquals,
+  test,
+} from "@dmasim/testing";
+import { iommuFixture } from "./_fixture_test_helpers.ts";
 
 test("C012 I-C: a 32-bit mask is not addressing-limited (the IOMMU's required mask is 32 bits)", () => {
   const f = iommuFixture("I-C", { maskBits: 32 });
@@ -68,10 +76,15 @@ test("C068 I-C: an entry at granule offset 0x100 starts a new segment ending in 
 
 test("C073 I-C with the IOVA space exhausted: -ENOMEM, and the list's offsets and lengths are restored", () => {
   const f = iommuFixture("I-C", { maskBits: 20 });
-  const entries = Array.from({ length: 300 }, (_, i) => ({ phys: 0x102400000 + i * 8192 + 0x80, length: 100 }));
+  const entries = Array.from({ length: 300 }, (_, i) => ({
+    phys: 0x102400000 + i * 8192 + 0x80,
+    length: 100,
+  }));
   const sgt = SgTable.fromPhys(entries);
   assertEquals(f.kernel.mapSgtable(f.dev, sgt, DMA_TO_DEVICE), -ENOMEM);
-  sgt.sgl.forEach((s, i) => assertEquals([s.phys, s.length], [entries[i]!.phys, 100]));
+  sgt.sgl.forEach((s, i) => {
+    assertEquals([s.phys, s.length], [entries[i]!.phys, 100]);
+  });
 });
 
 test("C074 I-U: every entry mapped on its own (bounced when unaligned), no merging, the list flagged swiotlb", () => {
@@ -117,13 +130,20 @@ test("C098 lazy: the freed IOVA is not reused until the flush queue flushes, and
   const d = f.kernel.mapPhys(f.dev, 0x102400000, 4096, DMA_FROM_DEVICE);
   assert(f.engine.write(d, new Uint8Array(8)), "fills the IOTLB");
   f.kernel.unmapPhys(f.dev, d, 4096, DMA_FROM_DEVICE);
-  assert(f.engine.write(d, Uint8Array.of(0xee)), "no invalidation yet: the stale entry still translates");
+  assert(
+    f.engine.write(d, Uint8Array.of(0xee)),
+    "no invalidation yet: the stale entry still translates",
+  );
   assertEquals(f.unit.hazards[0]?.kind, "stale-iotlb");
   const again = f.kernel.mapPhys(f.dev, 0x102401000, 4096, DMA_FROM_DEVICE);
   assertNotEquals(again, d, "the queued IOVA is not handed out");
   f.kernel.unmapPhys(f.dev, again, 4096, DMA_FROM_DEVICE);
   f.machine.clock.advance(10_000_000);
-  assertEquals(f.engine.write(d, new Uint8Array(8)), false, "after the 10 ms flush the access faults");
+  assertEquals(
+    f.engine.write(d, new Uint8Array(8)),
+    false,
+    "after the 10 ms flush the access faults",
+  );
   const reused = f.kernel.mapPhys(f.dev, 0x102402000, 4096, DMA_FROM_DEVICE);
   assert(reused === d || reused === again, "flushed IOVAs come back from the rcache");
   f.kernel.unmapPhys(f.dev, reused, 4096, DMA_FROM_DEVICE);
@@ -139,7 +159,10 @@ test("C099 I-N: the map cleans the buffer for the device and the unmap invalidat
   f.engine.write(d, Uint8Array.of(0x32));
   f.kernel.unmapSingle(f.dev, d, 4096, DMA_BIDIRECTIONAL);
   assertEquals(f.kernel.cpuRead(va, 1)[0], 0x32);
-  assertEquals(f.kernel.maintenance.map((m) => m.edge), ["for-device", "for-cpu"]);
+  assertEquals(
+    f.kernel.maintenance.map((m) => m.edge),
+    ["for-device", "for-cpu"],
+  );
   f.machine.kas.kfree(va);
 });
 
@@ -150,7 +173,10 @@ test("C101/C102 I-U: a page-aligned page is not bounced; without swiotlb an unal
   f.kernel.unmapPhys(f.dev, d, 4096, DMA_TO_DEVICE);
   const g = iommuFixture("I-U", { swiotlb: false });
   assertEquals(g.kernel.mapPhys(g.dev, 0x102400100, 100, DMA_TO_DEVICE), DMA_MAPPING_ERROR);
-  assertEquals(g.kernel.log.events.at(-1)?.message, "DMA bounce buffers are inactive, unable to map unaligned transaction.");
+  assertEquals(
+    g.kernel.log.events.at(-1)?.message,
+    "DMA bounce buffers are inactive, unable to map unaligned transaction.",
+  );
 });
 
 test("I-U: an unaligned buffer is bounced into whole granules whose padding is zeroed (no stale kernel data)", () => {
@@ -163,7 +189,10 @@ test("I-U: an unaligned buffer is bounced into whole granules whose padding is z
   const page = f.engine.readBytes(d, 4096)!;
   assertEquals(page[0], 0x11);
   assertEquals(page[99], 0x11);
-  assert(page.subarray(100).every((b) => b === 0), "post-padding zeroed");
+  assert(
+    page.subarray(100).every((b) => b === 0),
+    "post-padding zeroed",
+  );
   f.kernel.unmapPhys(f.dev, d, 100, DMA_TO_DEVICE);
 });
 
@@ -218,12 +247,18 @@ test("C110 I-N with REQUIRE_COHERENT: link -EOPNOTSUPP; I-U unaligned with MMIO:
   const n = iommuFixture("I-N");
   const st = { addr: 0, size: 0, useSwiotlb: false };
   assert(n.kernel.iovaTryAlloc(n.dev, st, 0, 4096));
-  assertEquals(n.kernel.iovaLink(n.dev, st, 0x50000000, 0, 4096, DMA_TO_DEVICE, DMA_ATTR_REQUIRE_COHERENT), -EOPNOTSUPP);
+  assertEquals(
+    n.kernel.iovaLink(n.dev, st, 0x50000000, 0, 4096, DMA_TO_DEVICE, DMA_ATTR_REQUIRE_COHERENT),
+    -EOPNOTSUPP,
+  );
   n.kernel.iovaFree(n.dev, st);
   const u = iommuFixture("I-U");
   const s2 = { addr: 0, size: 0, useSwiotlb: false };
   assert(u.kernel.iovaTryAlloc(u.dev, s2, 0x100, 100));
-  assertEquals(u.kernel.iovaLink(u.dev, s2, 0x102400100, 0, 100, DMA_TO_DEVICE, DMA_ATTR_MMIO), -EPERM);
+  assertEquals(
+    u.kernel.iovaLink(u.dev, s2, 0x102400100, 0, 100, DMA_TO_DEVICE, DMA_ATTR_MMIO),
+    -EPERM,
+  );
   u.kernel.iovaFree(u.dev, s2);
 });
 

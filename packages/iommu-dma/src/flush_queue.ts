@@ -37,7 +37,14 @@ export interface FlushQueueStats {
 export class FlushQueue {
   readonly size: number;
   readonly timeoutNs: number;
-  readonly stats: FlushQueueStats = { queued: 0, flushAll: 0, timerFlushes: 0, fullFlushes: 0, entriesFreed: 0, maxDepth: 0 };
+  readonly stats: FlushQueueStats = {
+    queued: 0,
+    flushAll: 0,
+    timerFlushes: 0,
+    fullFlushes: 0,
+    entriesFreed: 0,
+    maxDepth: 0,
+  };
   readonly #iovad: IovaDomain;
   readonly #flushIotlbAll: () => void;
   readonly #clock: TimerClock;
@@ -47,7 +54,12 @@ export class FlushQueue {
   #finishCnt = 0;
   #timer: unknown = null;
 
-  constructor(iovad: IovaDomain, flushIotlbAll: () => void, clock: TimerClock, options: FlushQueueOptions = {}) {
+  constructor(
+    iovad: IovaDomain,
+    flushIotlbAll: () => void,
+    clock: TimerClock,
+    options: FlushQueueOptions = {},
+  ) {
     this.#iovad = iovad;
     this.#flushIotlbAll = flushIotlbAll;
     this.#clock = clock;
@@ -88,7 +100,8 @@ export class FlushQueue {
   queue(pfn: number, pages: number, _freelist: number, cpu = 0): void {
     const ri = this.#single ? 0 : cpu;
     const r = this.#rings[ri];
-    if (r === undefined) throw new RangeError(`queue: cpu must be from 0 to ${this.#rings.length - 1}, got ${cpu}`);
+    if (r === undefined)
+      throw new RangeError(`queue: cpu must be from 0 to ${this.#rings.length - 1}, got ${cpu}`);
     this.#ringFree(r, cpu);
     if (r.count === this.size) {
       this.stats.fullFlushes++;
@@ -102,7 +115,8 @@ export class FlushQueue {
     r.count++;
     this.stats.queued++;
     if (r.count > this.stats.maxDepth) this.stats.maxDepth = r.count;
-    if (this.#timer === null) this.#timer = this.#clock.setTimer(this.#clock.now() + this.timeoutNs, () => this.#timeout());
+    if (this.#timer === null)
+      this.#timer = this.#clock.setTimer(this.#clock.now() + this.timeoutNs, () => this.#timeout());
   }
 
   /** fq_flush_timeout(): flush-all, then free every ring. */
@@ -110,7 +124,7 @@ export class FlushQueue {
     this.#timer = null;
     this.stats.timerFlushes++;
     this.#flush();
-    this.#rings.forEach((r, cpu) => this.#ringFree(r, cpu));
+    for (let cpu = 0; cpu < this.#rings.length; cpu++) this.#ringFree(this.#rings[cpu]!, cpu);
   }
 
   /** Entries waiting in the rings. */
@@ -124,7 +138,7 @@ export class FlushQueue {
     this.#timer = null;
     if (this.depth > 0) {
       this.#flush();
-      this.#rings.forEach((r, cpu) => this.#ringFree(r, cpu));
+      for (let cpu = 0; cpu < this.#rings.length; cpu++) this.#ringFree(this.#rings[cpu]!, cpu);
     }
   }
 }

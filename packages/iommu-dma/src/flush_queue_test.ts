@@ -27,8 +27,10 @@ test("a full 256-entry ring forces a flush-all before queuing", () => {
   const d = new IovaDomain(4096, 1);
   let flushes = 0;
   const fq = new FlushQueue(d, () => flushes++, clock);
-  const pfns = Array.from({ length: IOVA_DEFAULT_FQ_SIZE + 1 }, () => d.allocIovaFast(1, 0xfffff, false));
-  pfns.forEach((p) => fq.queue(p, 1, 0));
+  const pfns = Array.from({ length: IOVA_DEFAULT_FQ_SIZE + 1 }, () =>
+    d.allocIovaFast(1, 0xfffff, false),
+  );
+  for (const p of pfns) fq.queue(p, 1, 0);
   assertEquals(flushes, 1);
   assertEquals(fq.stats.fullFlushes, 1);
   assertEquals(fq.depth, 1, "the ring drained to the one entry queued after the flush");
@@ -54,7 +56,7 @@ test("rcache: when both magazines are full a magazine goes to the depot, trimmed
   d.rcache.setClock(clock);
   const n = IOVA_MAG_SIZE * 4;
   const pfns = Array.from({ length: n }, () => d.allocIovaFast(1, 0xfffff, false));
-  pfns.forEach((p) => d.freeIovaFast(p, 1));
+  for (const p of pfns) d.freeIovaFast(p, 1);
   assertEquals(d.rcache.depotSize(0), 2, "loaded + prev full, two magazines pushed");
   clock.advance(100_000_000);
   assertEquals(d.rcache.depotSize(0), 1, "one trimmed back to the tree");

@@ -16,7 +16,11 @@ function system(domain: DefaultDomainType) {
   const k = new DmaKernel({
     platform: m,
     swiotlb: { enable: true },
-    iommuDma: createIommuDma({ iommuFor: (d) => m.iommuFor(d.name), pciWindows: m.pciHostBridge.windows, defaultDomain: domain }),
+    iommuDma: createIommuDma({
+      iommuFor: (d) => m.iommuFor(d.name),
+      pciWindows: m.pciHostBridge.windows,
+      defaultDomain: domain,
+    }),
   });
   const dev = k.addDevice({ name: EDU_NAME, pci: true, iommuId: "00:01.0" });
   k.setMaskAndCoherent(dev, DMA_BIT_MASK(64));
@@ -32,11 +36,15 @@ for (const domain of ["dma", "dma-fq"] as const) {
     // lazy: let the 10 ms flush timer run now and then, as time passes in a real system
     if (domain === "dma-fq" && ++n % 200 === 0) m.clock.advance(10_000_000);
   });
-  console.log(`${domain === "dma" ? "strict" : "lazy  "} 4 KiB mapSingle + unmapSingle (rcache warm): ${ns.toFixed(1)} ns/pair`);
+  console.log(
+    `${domain === "dma" ? "strict" : "lazy  "} 4 KiB mapSingle + unmapSingle (rcache warm): ${ns.toFixed(1)} ns/pair`,
+  );
 }
 {
   const { k, dev } = system("dma");
-  const sgt = SgTable.fromPhys(Array.from({ length: 32 }, (_, i) => ({ phys: 0x102400000 + i * 8192, length: 4096 })));
+  const sgt = SgTable.fromPhys(
+    Array.from({ length: 32 }, (_, i) => ({ phys: 0x102400000 + i * 8192, length: 4096 })),
+  );
   const ns = nsPerOp(50_000, () => {
     k.mapSgtable(dev, sgt, DMA_TO_DEVICE);
     k.unmapSgtable(dev, sgt, DMA_TO_DEVICE);
@@ -45,8 +53,12 @@ for (const domain of ["dma", "dma-fq"] as const) {
 }
 {
   const d = new IovaDomain(4096, 1);
-  console.log(`IOVA allocIovaFast + freeIovaFast, 1 page, warm rcache: ${nsPerOp(1_000_000, () => d.freeIovaFast(d.allocIovaFast(1, 0xfffff, false), 1)).toFixed(1)} ns/pair`);
+  console.log(
+    `IOVA allocIovaFast + freeIovaFast, 1 page, warm rcache: ${nsPerOp(1_000_000, () => d.freeIovaFast(d.allocIovaFast(1, 0xfffff, false), 1)).toFixed(1)} ns/pair`,
+  );
   const live = Array.from({ length: 10000 }, () => d.allocIova(1, 0xfffff, true)!);
-  console.log(`IOVA tree allocIova + free with 10000 live nodes: ${nsPerOp(20_000, () => d.freeIovaNode(d.allocIova(3, 0xfffff, true)!)).toFixed(0)} ns/pair`);
+  console.log(
+    `IOVA tree allocIova + free with 10000 live nodes: ${nsPerOp(20_000, () => d.freeIovaNode(d.allocIova(3, 0xfffff, true)!)).toFixed(0)} ns/pair`,
+  );
   void live;
 }

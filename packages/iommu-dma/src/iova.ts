@@ -2,7 +2,7 @@
 // allocated ranges in pfn order with an anchor at the top; allocation walks
 // down from a cached node, size-aligned; a retry from the top; the 32-bit
 // "max32_alloc_size" fast-fail hint; and the per-CPU rcache in front of it.
-import { IovaRcache, IOVA_RANGE_CACHE_MAX_SIZE } from "./rcache.ts";
+import { IOVA_RANGE_CACHE_MAX_SIZE, IovaRcache } from "./rcache.ts";
 
 /** One allocated range (struct iova): pfns [pfnLo, pfnHi]. */
 export interface Iova {
@@ -89,17 +89,32 @@ export class IovaDomain {
   /** Hint: 32-bit allocations of this size or more fail fast. */
   max32AllocSize: number;
   readonly rcache: IovaRcache;
-  readonly stats: IovaStats = { allocs: 0, frees: 0, treeAllocs: 0, treeFailures: 0, rcacheFlushes: 0, nodes: 0 };
+  readonly stats: IovaStats = {
+    allocs: 0,
+    frees: 0,
+    treeAllocs: 0,
+    treeFailures: 0,
+    rcacheFlushes: 0,
+    nodes: 0,
+  };
   readonly #tree = new IovaTree();
   readonly #anchor: Iova = { pfnLo: ANCHOR_PFN, pfnHi: ANCHOR_PFN, reserved: true };
   #cachedNode: Iova;
   #cached32Node: Iova;
 
   constructor(granule: number, startPfn: number, options: { cpus?: number } = {}) {
-    if (!Number.isInteger(granule) || granule < 512 || granule > 65536 || (granule & (granule - 1)) !== 0) {
-      throw new RangeError(`IovaDomain: granule must be a power of two from 512 to 65536, got ${granule}`);
+    if (
+      !Number.isInteger(granule) ||
+      granule < 512 ||
+      granule > 65536 ||
+      (granule & (granule - 1)) !== 0
+    ) {
+      throw new RangeError(
+        `IovaDomain: granule must be a power of two from 512 to 65536, got ${granule}`,
+      );
     }
-    if (!Number.isInteger(startPfn) || startPfn < 0) throw new RangeError(`IovaDomain: startPfn must be a non-negative integer, got ${startPfn}`);
+    if (!Number.isInteger(startPfn) || startPfn < 0)
+      throw new RangeError(`IovaDomain: startPfn must be a non-negative integer, got ${startPfn}`);
     this.granule = granule;
     this.startPfn = startPfn;
     this.dma32BitPfn = 2 ** 32 / granule;
@@ -108,10 +123,6 @@ export class IovaDomain {
     this.#cachedNode = this.#anchor;
     this.#cached32Node = this.#anchor;
     this.rcache = new IovaRcache(this, options.cpus ?? 1);
-  }
-
-  #prev(node: Iova): Iova | undefined {
-    return this.#tree.nodes[this.#tree.indexOf(node) - 1];
   }
 
   #next(node: Iova): Iova | undefined {
@@ -123,7 +134,8 @@ export class IovaDomain {
    * size rounded up to a power of two when sizeAligned.
    */
   allocIova(size: number, limitPfn: number, sizeAligned: boolean): Iova | null {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`allocIova: size must be a positive number of granules, got ${size}`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new RangeError(`allocIova: size must be a positive number of granules, got ${size}`);
     const node = this.#allocAndInsert(size, limitPfn + 1, sizeAligned);
     if (node === null) this.stats.treeFailures++;
     else this.stats.treeAllocs++;
@@ -138,7 +150,8 @@ export class IovaDomain {
     let lowPfn = this.startPfn;
     if (limitPfn <= this.dma32BitPfn && size >= this.max32AllocSize) return null;
     const nodes = this.#tree.nodes;
-    let curr: Iova | undefined = limitPfn <= this.dma32BitPfn ? this.#cached32Node : this.#cachedNode;
+    let curr: Iova | undefined =
+      limitPfn <= this.dma32BitPfn ? this.#cached32Node : this.#cachedNode;
     let ci = this.#tree.indexOf(curr);
     const retryPfn = curr.pfnHi;
     let newPfn = 0;
@@ -182,9 +195,11 @@ export class IovaDomain {
 
   /** __free_iova(): move the cached nodes past the freed range first. */
   freeIovaNode(node: Iova): void {
-    if (node.reserved) throw new IovaError(`cannot free a reserved IOVA range [${node.pfnLo}, ${node.pfnHi}]`);
+    if (node.reserved)
+      throw new IovaError(`cannot free a reserved IOVA range [${node.pfnLo}, ${node.pfnHi}]`);
     const c32 = this.#cached32Node;
-    if (node === c32 || (node.pfnHi < this.dma32BitPfn && node.pfnLo >= c32.pfnLo)) this.#cached32Node = this.#next(node) ?? this.#anchor;
+    if (node === c32 || (node.pfnHi < this.dma32BitPfn && node.pfnLo >= c32.pfnLo))
+      this.#cached32Node = this.#next(node) ?? this.#anchor;
     if (node.pfnLo < this.dma32BitPfn) this.max32AllocSize = this.dma32BitPfn;
     if (node.pfnLo >= this.#cachedNode.pfnLo) this.#cachedNode = this.#next(node) ?? this.#anchor;
     this.#tree.remove(node);
@@ -204,7 +219,9 @@ export class IovaDomain {
     let lo = pfnLo;
     let hi = pfnHi;
     for (;;) {
-      const overlap = this.#tree.nodes.find((n) => n !== this.#anchor && n.pfnLo <= hi && lo <= n.pfnHi);
+      const overlap = this.#tree.nodes.find(
+        (n) => n !== this.#anchor && n.pfnLo <= hi && lo <= n.pfnHi,
+      );
       if (!overlap) break;
       lo = Math.min(lo, overlap.pfnLo);
       hi = Math.max(hi, overlap.pfnHi);
@@ -221,7 +238,8 @@ export class IovaDomain {
    */
   allocIovaFast(size: number, limitPfn: number, flushRcache: boolean, cpu = 0): number {
     this.stats.allocs++;
-    if (size < 2 ** (IOVA_RANGE_CACHE_MAX_SIZE - 1)) size = size <= 1 ? 1 : 2 ** Math.ceil(Math.log2(size));
+    if (size < 2 ** (IOVA_RANGE_CACHE_MAX_SIZE - 1))
+      size = size <= 1 ? 1 : 2 ** Math.ceil(Math.log2(size));
     const cached = this.rcache.get(size, limitPfn + 1, cpu);
     if (cached !== 0) return cached;
     let node = this.allocIova(size, limitPfn, true);

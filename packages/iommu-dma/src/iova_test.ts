@@ -1,12 +1,17 @@
-import fc from "fast-check";
 import { assert, assertEquals, assertThrows, test } from "@dmasim/testing";
+import fc from "fast-check";
 import { IovaDomain, IovaError } from "./iova.ts";
 
 const LIMIT32 = 2 ** 20 - 1; // 4 GiB in 4 KiB pfns, inclusive
 
 function q35Domain(): IovaDomain {
   const d = new IovaDomain(4096, 1);
-  for (const [lo, hi] of [[0xa0000, 0xbffff], [0x80000000, 0xafffffff], [0xc0000000, 0xfebfffff], [0xfee00000, 0xfeefffff]]) {
+  for (const [lo, hi] of [
+    [0xa0000, 0xbffff],
+    [0x80000000, 0xafffffff],
+    [0xc0000000, 0xfebfffff],
+    [0xfee00000, 0xfeefffff],
+  ]) {
     d.reserveIova(Math.floor(lo! / 4096), Math.floor(hi! / 4096));
   }
   return d;
@@ -16,7 +21,13 @@ test("allocIovaFast: top-down below the limit; sizes under 32 granules round up 
   const d = q35Domain();
   const sizes = [1, 1, 2, 3, 2, 1, 2, 16, 32, 64, 256, 33, 48];
   const got = sizes.map((n) => d.allocIovaFast(n, LIMIT32, false) * 4096);
-  assertEquals(got, [0xfffff000, 0xffffe000, 0xffffc000, 0xffff8000, 0xffff6000, 0xffff5000, 0xffff2000, 0xfffe0000, 0xfffc0000, 0xfff80000, 0xffe00000, 0xffdc0000, 0xffd80000]);
+  assertEquals(
+    got,
+    [
+      0xfffff000, 0xffffe000, 0xffffc000, 0xffff8000, 0xffff6000, 0xffff5000, 0xffff2000,
+      0xfffe0000, 0xfffc0000, 0xfff80000, 0xffe00000, 0xffdc0000, 0xffd80000,
+    ],
+  );
 });
 
 test("a 512 MiB request skips the reserved PCI windows and lands at 0x60000000", () => {
@@ -26,9 +37,20 @@ test("a 512 MiB request skips the reserved PCI windows and lands at 0x60000000",
 
 test("freed IOVAs come back last-in first-out through the per-CPU magazine", () => {
   const d = q35Domain();
-  const a = [d.allocIovaFast(1, LIMIT32, false), d.allocIovaFast(1, LIMIT32, false), d.allocIovaFast(1, LIMIT32, false)];
+  const a = [
+    d.allocIovaFast(1, LIMIT32, false),
+    d.allocIovaFast(1, LIMIT32, false),
+    d.allocIovaFast(1, LIMIT32, false),
+  ];
   for (const pfn of a) d.freeIovaFast(pfn, 1);
-  assertEquals([d.allocIovaFast(1, LIMIT32, false), d.allocIovaFast(1, LIMIT32, false), d.allocIovaFast(1, LIMIT32, false)], [a[2], a[1], a[0]]);
+  assertEquals(
+    [
+      d.allocIovaFast(1, LIMIT32, false),
+      d.allocIovaFast(1, LIMIT32, false),
+      d.allocIovaFast(1, LIMIT32, false),
+    ],
+    [a[2], a[1], a[0]],
+  );
 });
 
 test("a failed 32-bit allocation sets the max32 hint; freeing below 4 GiB resets it", () => {
@@ -59,7 +81,15 @@ test("freeing something never allocated is a simulator error", () => {
 test("property: allocations never overlap each other or reserved ranges, respect alignment and limit, and leak nothing", () => {
   fc.assert(
     fc.property(
-      fc.array(fc.tuple(fc.integer({ min: 1, max: 70 }), fc.constantFrom(0xfff, 0xffff, 0xfffff), fc.boolean(), fc.integer({ min: 0, max: 1 })), { maxLength: 80 }),
+      fc.array(
+        fc.tuple(
+          fc.integer({ min: 1, max: 70 }),
+          fc.constantFrom(0xfff, 0xffff, 0xfffff),
+          fc.boolean(),
+          fc.integer({ min: 0, max: 1 }),
+        ),
+        { maxLength: 80 },
+      ),
       (ops) => {
         const d = new IovaDomain(4096, 1, { cpus: 2 });
         d.reserveIova(0x800, 0x9ff);

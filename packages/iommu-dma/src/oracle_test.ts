@@ -9,7 +9,9 @@ import { createIommuDma } from "./dma_iommu.ts";
 const EDU = "0000:00:01.0";
 
 function load(name: string) {
-  return JSON.parse(readFileSync(new URL(`../../../../shared/oracle/${name}`, import.meta.url), "utf8"));
+  return JSON.parse(
+    readFileSync(new URL(`../../../../shared/oracle/${name}`, import.meta.url), "utf8"),
+  );
 }
 
 test("oracle iommu-strict.json: every deterministic field matches Linux 6.12 (VT-d, strict)", () => {
@@ -35,12 +37,19 @@ test("oracle iommu-strict.json: every deterministic field matches Linux 6.12 (VT
     edu: machine.devices.get(EDU)!.edu!,
     maskBits: rec.mask_bits,
     poolPhys: Number(rec.info.pool_phys),
-    domain: { name: "dma", type: domain.type, pgsizeBitmap: domain.pgsizeBitmap, iovaToPhys: (i) => domain.iovaToPhys(i) },
+    domain: {
+      name: "dma",
+      type: domain.type,
+      pgsizeBitmap: domain.pgsizeBitmap,
+      iovaToPhys: (i) => domain.iovaToPhys(i),
+    },
     pciName: EDU,
   });
   const faults = unit.faults.map((f) => ({ address: f.iova, access: f.access, reason: f.code }));
   const cmp = compareOracleRecord(rec, actual, faults);
-  const lines = cmp.mismatches.map((m) => `${m.path}: expected ${String(m.expected)}, got ${String(m.actual)}`);
+  const lines = cmp.mismatches.map(
+    (m) => `${m.path}: expected ${String(m.expected)}, got ${String(m.actual)}`,
+  );
   assertEquals(lines, [], `${cmp.matched}/${cmp.total} fields matched`);
   assertGreater(cmp.total, 600, "the comparison covers the whole record");
   console.log(`oracle iommu-strict.json: ${cmp.matched}/${cmp.total} fields matched`);

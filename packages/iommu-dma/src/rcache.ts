@@ -58,7 +58,14 @@ export interface RcacheStats {
 
 export class IovaRcache {
   readonly cpus: number;
-  readonly stats: RcacheStats = { hits: 0, misses: 0, swaps: 0, depotPushes: 0, depotPops: 0, trims: 0 };
+  readonly stats: RcacheStats = {
+    hits: 0,
+    misses: 0,
+    swaps: 0,
+    depotPushes: 0,
+    depotPops: 0,
+    trims: 0,
+  };
   readonly #iovad: IovaDomain;
   /** [class][cpu] */
   readonly #cpu: CpuRcache[][];
@@ -67,7 +74,8 @@ export class IovaRcache {
   readonly #trimArmed: boolean[];
 
   constructor(iovad: IovaDomain, cpus: number) {
-    if (!Number.isInteger(cpus) || cpus < 1) throw new RangeError(`IovaRcache: cpus must be a positive integer, got ${cpus}`);
+    if (!Number.isInteger(cpus) || cpus < 1)
+      throw new RangeError(`IovaRcache: cpus must be a positive integer, got ${cpus}`);
     this.#iovad = iovad;
     this.cpus = cpus;
     this.#cpu = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, () =>
@@ -183,7 +191,11 @@ export class IovaRcache {
 
   /** How many pfns are cached, per size class. */
   cachedCounts(): number[] {
-    return this.#cpu.map((per, cls) => per.reduce((s, c) => s + c.loaded.size + c.prev.size, 0) + this.#depot[cls]!.reduce((s, m) => s + m.size, 0));
+    return this.#cpu.map(
+      (per, cls) =>
+        per.reduce((s, c) => s + c.loaded.size + c.prev.size, 0) +
+        this.#depot[cls]!.reduce((s, m) => s + m.size, 0),
+    );
   }
 
   depotSize(cls: number): number {

@@ -40,7 +40,13 @@ export function domainTypeName(type: number): string {
  * congruent modulo it and a larger page would fit after the boundary).
  * Writes into `out` so the map loop allocates nothing.
  */
-export function iommuPgsize(pgsizeBitmap: number, iova: number, paddr: number, size: number, out: { pgsize: number; count: number }): void {
+export function iommuPgsize(
+  pgsizeBitmap: number,
+  iova: number,
+  paddr: number,
+  size: number,
+  out: { pgsize: number; count: number },
+): void {
   pgsizeStep(sizesOf(pgsizeBitmap), iova, paddr, size, out);
 }
 
@@ -52,7 +58,13 @@ export function sizesOf(pgsizeBitmap: number): number[] {
 }
 
 /** iommuPgsize over a precomputed size list (the map loop's allocation-free form). */
-function pgsizeStep(sizes: readonly number[], iova: number, paddr: number, size: number, out: { pgsize: number; count: number }): void {
+function pgsizeStep(
+  sizes: readonly number[],
+  iova: number,
+  paddr: number,
+  size: number,
+  out: { pgsize: number; count: number },
+): void {
   let k = -1;
   for (let i = sizes.length - 1; i >= 0; i--) {
     const p = sizes[i]!;

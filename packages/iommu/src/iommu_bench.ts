@@ -10,12 +10,18 @@ function nsPerOp(n: number, fn: () => void): number {
   for (let i = 0; i < n; i++) fn();
   return ((performance.now() - t0) * 1e6) / n;
 }
-const unit = new IommuUnit({ name: "dmar0", kind: "vtd", pageTable: { format: "vtd", addressWidth: 39 } });
+const unit = new IommuUnit({
+  name: "dmar0",
+  kind: "vtd",
+  pageTable: { format: "vtd", addressWidth: 39 },
+});
 const d = unit.allocDomain(DOMAIN_DMA);
 unit.attachDevice("00:01.0", d);
 d.iommuMap(0xfffff000, 0x102400000, 4096, IOMMU_READ | IOMMU_WRITE);
 const tr = newTranslateResult();
-console.log(`IOTLB-hit translate of a 4 KiB access: ${nsPerOp(2_000_000, () => unit.translate("00:01.0", 0xfffff010, true, tr)).toFixed(1)} ns`);
+console.log(
+  `IOTLB-hit translate of a 4 KiB access: ${nsPerOp(2_000_000, () => unit.translate("00:01.0", 0xfffff010, true, tr)).toFixed(1)} ns`,
+);
 d.iommuMap(0xffffe000, 0x102401000, 4096, IOMMU_READ);
 const g = new IotlbGather();
 console.log(

@@ -232,7 +232,14 @@ export class IommuUnit implements DomainOwner {
       return this.#fault(deviceId, iova, isWrite, isWrite ? "write-denied" : "read-denied", out);
     if (d.unsynced.size > 0 && d.unsynced.has(iova - off)) {
       // Linked but not yet synced (dma_iova_sync): the access is not guaranteed to work.
-      this.hazards.push({ kind: "unsynced-map", deviceId, iova, stalePa: 0, currentPa: pte.pa, access: isWrite ? "write" : "read" });
+      this.hazards.push({
+        kind: "unsynced-map",
+        deviceId,
+        iova,
+        stalePa: 0,
+        currentPa: pte.pa,
+        access: isWrite ? "write" : "read",
+      });
     }
     this.iotlb.insert(key, pte.pa - off, pte.prot);
     out.pa = pte.pa;

@@ -249,7 +249,7 @@ export class KernelAddressSpace {
 
   vfree(va: number): void {
     const a = this.#vareas.get(va);
-    if (!a || a.kind !== "vmalloc") throw new RangeError(`vfree: ${hex(va)} is not a vmalloc area`);
+    if (a?.kind !== "vmalloc") throw new RangeError(`vfree: ${hex(va)} is not a vmalloc area`);
     this.#vareas.delete(va);
     for (const p of a.pages) this.#pages.freePages(p, 0);
   }
@@ -266,7 +266,7 @@ export class KernelAddressSpace {
 
   vunmap(va: number): void {
     const a = this.#vareas.get(va);
-    if (!a || a.kind !== "vmap") throw new RangeError(`vunmap: ${hex(va)} is not a vmap area`);
+    if (a?.kind !== "vmap") throw new RangeError(`vunmap: ${hex(va)} is not a vmap area`);
     this.#vareas.delete(va);
   }
 
@@ -284,7 +284,7 @@ export class KernelAddressSpace {
 
   freeStack(va: number): void {
     const a = this.#vareas.get(va);
-    if (!a || a.kind !== "stack") throw new RangeError(`freeStack: ${hex(va)} is not a stack`);
+    if (a?.kind !== "stack") throw new RangeError(`freeStack: ${hex(va)} is not a stack`);
     this.#vareas.delete(va);
     for (const p of a.pages) this.#pages.freePages(p, 0);
   }

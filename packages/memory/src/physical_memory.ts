@@ -54,9 +54,9 @@ export class PhysicalMemory {
         name: "System RAM",
       });
     });
-    layout.mmio?.forEach((r, i) =>
-      this.addMmio(r.start, r.size, r.name, r.owner, `layout.mmio[${i}]`),
-    );
+    layout.mmio?.forEach((r, i) => {
+      this.addMmio(r.start, r.size, r.name, r.owner, `layout.mmio[${i}]`);
+    });
   }
 
   #insert(r: MemoryRange): void {
