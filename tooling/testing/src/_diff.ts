@@ -30,13 +30,14 @@ export function diff(actual: unknown, expected: unknown): string {
       out.push(`    ${a[i]}`);
       i++;
       j++;
-    } else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) {
-      out.push(`+   ${b[j]}`);
-      j++;
-      changed = true;
-    } else {
+    } else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
+      // Actual lines first, as Deno prints them.
       out.push(`-   ${a[i]}`);
       i++;
+      changed = true;
+    } else {
+      out.push(`+   ${b[j]}`);
+      j++;
       changed = true;
     }
   }
