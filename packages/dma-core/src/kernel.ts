@@ -253,14 +253,13 @@ export class DmaKernel implements KernelContext {
 
   /** memblock-style: the highest free physically contiguous range below `limit`. */
   #reserveTopDown(bytes: number, limit: number): number | null {
-    const block = 4 * 1024 * 1024;
+    // memblock hands out the highest free page-aligned range; try candidates 1 MiB apart.
+    const step = 2 ** 20;
     const ranges = [...this.platform.memory.ramRanges].sort((a, b) => b.start - a.start);
     for (const r of ranges) {
       const top = Math.min(r.start + r.size, limit);
-      for (let end = top - (top % block); end - bytes >= r.start; end -= block) {
-        const start = end - bytes;
-        if (start % block !== 0) continue;
-        if (this.#tryReserve(start, bytes)) return start;
+      for (let end = top - (top % step); end - bytes >= r.start; end -= step) {
+        if (this.#tryReserve(end - bytes, bytes)) return end - bytes;
       }
     }
     return null;
@@ -580,6 +579,7 @@ export class DmaKernel implements KernelContext {
       size = ops.optMappingSize();
     }
     const max = this.maxMappingSize(dev);
+    // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.min cannot compare.
     return max < size ? max : size;
   }
 
@@ -1660,6 +1660,7 @@ export class DmaKernel implements KernelContext {
   }
 
   isSwiotlbBuffer(_dev: Device, pa: number): boolean {
+    // biome-ignore lint/complexity/useOptionalChain: the result must be a boolean, never undefined.
     return this.swiotlb !== null && this.swiotlb.isSwiotlbBuffer(pa);
   }
 

@@ -28,6 +28,11 @@ export interface IommuUnitOptions {
   /** IOMMU_CAP_DEFERRED_FLUSH (default true): the unit supports flush queues. */
   deferredFlush?: boolean;
   reservedRegions?: ReservedRegion[];
+  /**
+   * Remap only bus addresses inside this window; others pass through
+   * untranslated (an AGP/AMD GART remaps its aperture and nothing else).
+   */
+  aperture?: { start: number; size: number };
 }
 
 export type FaultReason = "not-present" | "read-denied" | "write-denied" | "blocked";
@@ -73,6 +78,7 @@ export class IommuUnit implements DomainOwner {
   readonly cachingMode: boolean;
   readonly deferredFlush: boolean;
   readonly reservedRegions: readonly ReservedRegion[];
+  readonly aperture: { start: number; size: number } | null;
   readonly iotlb: Iotlb;
   readonly faults: FaultRecord[] = [];
   readonly hazards: StaleIotlbHazard[] = [];
@@ -96,6 +102,7 @@ export class IommuUnit implements DomainOwner {
     this.cachingMode = options.cachingMode ?? false;
     this.deferredFlush = options.deferredFlush ?? true;
     this.reservedRegions = options.reservedRegions ?? [];
+    this.aperture = options.aperture ?? null;
     this.iotlb = new Iotlb(options.iotlb);
     this.#tableConfig = options.pageTable;
     this.#granule = options.pageTable.format === "vtd" ? 4096 : options.pageTable.granule;
@@ -190,6 +197,13 @@ export class IommuUnit implements DomainOwner {
    */
   translate(deviceId: string, iova: number, isWrite: boolean, out: TranslateResult): boolean {
     out.fault = null;
+    const ap = this.aperture;
+    if (ap !== null && (iova < ap.start || iova >= ap.start + ap.size)) {
+      out.pa = iova;
+      out.pageSize = this.#granule;
+      out.prot = IOMMU_READ | IOMMU_WRITE;
+      return true;
+    }
     const d = this.#attached.get(deviceId);
     if (d === undefined || d.type === DOMAIN_BLOCKED)
       return this.#fault(deviceId, iova, isWrite, "blocked", out);
