@@ -29,6 +29,8 @@ export interface VmArea {
 export interface DmaMapOps {
   /** A name for logs and tables (e.g. "dma_iommu_ops", "arm_dma_ops"). */
   readonly name: string;
+  /** DMA_F_CAN_SKIP_SYNC (6.10/6.11): syncs may be skipped for coherent devices, as for dma-direct. */
+  readonly canSkipSync?: boolean;
   alloc?(dev: Device, size: number, gfp: number, attrs: number): DmaAllocation | null;
   free?(dev: Device, size: number, cpuAddr: number, handle: number, attrs: number): void;
   allocPagesOp?(dev: Device, size: number, dir: number, gfp: number): DmaPageAllocation | null;

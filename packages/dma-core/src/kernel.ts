@@ -525,7 +525,8 @@ export class DmaKernel implements KernelContext {
   /** dma_setup_need_sync() */
   #setupNeedSync(dev: Device): void {
     const ops = this.getDmaOps(dev);
-    if (this.mapDirect(dev, ops) || dev.dmaIommu) dev.dmaSkipSync = dev.dmaCoherent;
+    if (this.mapDirect(dev, ops) || dev.dmaIommu || ops?.canSkipSync === true)
+      dev.dmaSkipSync = dev.dmaCoherent;
     else if (
       ops &&
       !ops.syncSingleForDevice &&
@@ -1927,6 +1928,7 @@ interface LiveMapping {
 function iommuOpsTable(e: IommuDmaEntryPoints, d: DesignTraits): DmaMapOps {
   const table: DmaMapOps = {
     name: "iommu_dma_ops",
+    canSkipSync: true,
     alloc: (dev, size, gfp, attrs) => e.alloc(dev, size, gfp, attrs),
     free: (dev, size, cpu, h, attrs) => e.free(dev, size, cpu, h, attrs),
     mmap: (dev, vma, cpu, h, size, attrs) => e.mmap(dev, vma, cpu, h, size, attrs),

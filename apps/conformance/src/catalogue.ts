@@ -1,0 +1,1257 @@
+// The clause catalogue of ../shared/spec/dma-api.md §6 as data, one executable
+// check per clause, written only against the packages' public API. Clauses
+// from D001 cover behaviour §1–§5 and iommu-dma.md §B describe that no
+// numbered clause does.
+import { dummyOps } from "@dmasim/arch";
+import {
+  DMA_ATTR_MMIO,
+  DMA_ATTR_NO_KERNEL_MAPPING,
+  DMA_ATTR_NO_WARN,
+  DMA_ATTR_REQUIRE_COHERENT,
+  DMA_ATTR_SKIP_CPU_SYNC,
+  DMA_BIDIRECTIONAL,
+  DMA_BIT_MASK,
+  DMA_FROM_DEVICE,
+  DMA_MAPPING_ERROR,
+  DMA_NONE,
+  DMA_TO_DEVICE,
+  EINVAL,
+  EIO,
+  ENOMEM,
+  ENXIO,
+  EOPNOTSUPP,
+  GFP_ATOMIC,
+  GFP_COMP,
+  GFP_DMA,
+  GFP_DMA32,
+  GFP_KERNEL,
+  GFP_NOWARN,
+  KernelBug,
+  SgTable,
+  SIZE_MAX,
+  ULONG_MAX,
+} from "@dmasim/dma-core";
+import { type CheckContext, eq, expect, highPage, lowPage } from "./check.ts";
+import type { PresetName } from "./presets.ts";
+
+export interface Clause {
+  id: string;
+  title: string;
+  presets: PresetName[];
+  /** Where the behaviour comes from in the kernel. */
+  source: string;
+  /** The first dispatch design whose kernel has this behaviour; older designs are expected to differ. */
+  since?: "phys";
+  check(ctx: CheckContext): void;
+}
+
+function throwsBug(fn: () => unknown): boolean {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof KernelBug;
+  }
+  return false;
+}
+
+
+
+export const CATALOGUE: Clause[] = [
+  // ---- 6.1 masks and capabilities
+  {
+    id: "C001",
+    title: "dma_set_mask stores an accepted mask; -EIO without a dma_mask pointer",
+    presets: ["D-C", "I-C"],
+    source: "mapping.c dma_set_mask",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dma.setMask(s.dev, DMA_BIT_MASK(40)), 0, "setMask(40)");
+      eq(s.dma.getMask(s.dev), DMA_BIT_MASK(40), "stored mask");
+      const nomask = s.dma.addDevice({ name: "nomask", hasDmaMaskPointer: false });
+      eq(s.dma.setMask(nomask, DMA_BIT_MASK(32)), -EIO, "no mask pointer");
+    },
+  },
+  {
+    id: "C003",
+    title: "dma-direct accepts every mask of 32 bits or more",
+    presets: ["D-C", "D-C0"],
+    source: "direct.c dma_direct_supported",
+    check(ctx) {
+      const s = ctx.make();
+      for (const b of [32, 40, 64]) eq(s.dma.setMask(s.dev, DMA_BIT_MASK(b)), 0, `mask ${b}`);
+    },
+  },
+  {
+    id: "C005",
+    title: "IOMMU DMA domain: any mask accepted",
+    presets: ["I-C", "I-N"],
+    source: "mapping.c dma_supported",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dma.setMask(s.dev, DMA_BIT_MASK(24)), 0, "24-bit mask");
+    },
+  },
+  {
+    id: "C007",
+    title: "dma_set_coherent_mask works without a dma_mask pointer",
+    presets: ["D-C"],
+    source: "mapping.c",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.addDevice({ name: "nomask", hasDmaMaskPointer: false });
+      eq(s.dma.setCoherentMask(d, DMA_BIT_MASK(40)), 0, "rc");
+      eq(d.coherentDmaMask, DMA_BIT_MASK(40), "coherent mask");
+    },
+  },
+  {
+    id: "C008",
+    title:
+      "set_mask_and_coherent returns set_mask's result; the coherent mask is unchanged on failure",
+    presets: ["D-C"],
+    source: "dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      eq(s.dma.setMaskAndCoherent(s.dev, DMA_BIT_MASK(16)), -EIO, "16-bit");
+      eq(s.dev.coherentDmaMask, DMA_BIT_MASK(32), "coherent unchanged");
+    },
+  },
+  {
+    id: "C009",
+    title: "coerce_mask_and_coherent without dma_mask storage leaves both masks equal",
+    presets: ["D-C"],
+    source: "dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.addDevice({ name: "coerced", hasDmaMaskPointer: false });
+      eq(s.dma.coerceMaskAndCoherent(d, DMA_BIT_MASK(36)), 0, "rc");
+      eq([d.dmaMask, d.coherentDmaMask], [DMA_BIT_MASK(36), DMA_BIT_MASK(36)], "masks");
+    },
+  },
+  {
+    id: "C010",
+    title: "dma_get_mask is 32 bits when the mask pointer is NULL",
+    presets: ["D-C", "I-C"],
+    source: "dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make();
+      eq(
+        s.dma.getMask(s.dma.addDevice({ name: "nm", hasDmaMaskPointer: false })),
+        DMA_BIT_MASK(32),
+        "mask",
+      );
+    },
+  },
+  {
+    id: "C012",
+    title:
+      "dma_addressing_limited: true on D-C with 32 bits and RAM above 4 GiB; false behind an IOMMU",
+    presets: ["D-C", "I-C"],
+    source: "mapping.c",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      eq(s.dma.addressingLimited(s.dev), ctx.preset === "D-C", "32-bit mask");
+      s.dma.setMask(s.dev, DMA_BIT_MASK(64));
+      eq(s.dma.addressingLimited(s.dev), false, "64-bit mask");
+    },
+  },
+  {
+    id: "C013",
+    title:
+      "without dma_parms: 64 KiB segments, ULONG_MAX boundary, no min-align; setters warn once",
+    presets: ["D-C"],
+    source: "dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.addDevice({ name: "np", dmaParms: false });
+      eq(
+        [s.dma.getMaxSegSize(d), s.dma.getSegBoundary(d), s.dma.getMinAlignMask(d)],
+        [65536, ULONG_MAX, 0],
+        "defaults",
+      );
+      s.dma.setMaxSegSize(d, 1 << 20);
+      s.dma.setMaxSegSize(d, 1 << 20);
+      eq(s.dma.getMaxSegSize(d), 65536, "unchanged");
+      eq(
+        s.log.events.filter((e) => e.code.startsWith("no-dma-parms:max_seg")).length,
+        1,
+        "warned once",
+      );
+    },
+  },
+  {
+    id: "C015",
+    title: "IOMMU: max mapping size SIZE_MAX and opt 128 KiB; untrusted: 256 KiB",
+    presets: ["I-C", "I-U"],
+    source: "dma-iommu.c",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dma.maxMappingSize(s.dev), ctx.preset === "I-U" ? 262144n : SIZE_MAX, "max");
+      eq(s.dma.optMappingSize(s.dev), 131072n, "opt");
+    },
+  },
+  {
+    id: "C016",
+    title: "dma-direct: opt mapping size equals max mapping size",
+    presets: ["D-C", "D-F"],
+    source: "mapping.c",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dma.optMappingSize(s.dev), s.dma.maxMappingSize(s.dev), "opt == max");
+    },
+  },
+  {
+    id: "C018",
+    title: "after set_mask, skip-sync is the device's coherence",
+    presets: ["D-C", "D-N", "I-C", "I-N"],
+    source: "mapping.c dma_setup_need_sync",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dev.dmaSkipSync, s.dev.dmaCoherent, "skip_sync");
+    },
+  },
+  // ---- 6.2 validation and dispatch
+  {
+    id: "C019",
+    title: "an invalid direction is a kernel BUG on map, unmap and sync",
+    presets: ["D-C", "I-C", "OPS"],
+    source: "mapping.c BUG_ON",
+    check(ctx) {
+      const s = ctx.make();
+      const { pa } = lowPage(s);
+      expect(
+        throwsBug(() => s.dma.mapPhys(s.dev, pa, 64, DMA_NONE)),
+        "map with DMA_NONE must BUG",
+      );
+      expect(
+        throwsBug(() => s.dma.unmapPhys(s.dev, pa, 64, 7)),
+        "unmap with 7 must BUG",
+      );
+      expect(
+        throwsBug(() => s.dma.syncSingleForDevice(s.dev, pa, 64, -1)),
+        "sync with -1 must BUG",
+      );
+    },
+  },
+  {
+    id: "C020",
+    title:
+      "no dma_mask pointer: map errors with a one-time warning; sgtable 'succeeds' with 0 segments",
+    presets: ["D-C", "I-C"],
+    source: "mapping.c",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.addDevice({ name: "nomask", hasDmaMaskPointer: false });
+      const { pa } = lowPage(s);
+      eq(s.dma.mapPhys(d, pa, 64, DMA_TO_DEVICE), DMA_MAPPING_ERROR, "map");
+      const t = SgTable.fromPhys([{ phys: pa, length: 64 }]);
+      eq(s.dma.mapSgtable(d, t, DMA_TO_DEVICE), 0, "sgtable rc");
+      eq(t.nents, 0, "nents");
+    },
+  },
+  {
+    id: "C021",
+    title: "dma_map_single of vmalloc memory is refused with 'rejecting DMA map of vmalloc memory'",
+    presets: ["D-C", "I-C"],
+    source: "dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make();
+      const va = s.machine.kas.vmalloc(8192)!;
+      eq(s.dma.mapSingle(s.dev, va, 8192, DMA_TO_DEVICE), DMA_MAPPING_ERROR, "map");
+      expect(
+        s.log.events.some((e) => e.message === "rejecting DMA map of vmalloc memory"),
+        "warning",
+      );
+    },
+  },
+  {
+    id: "C022",
+    title: "dma_map_page_attrs refuses DMA_ATTR_MMIO; the unmap ignores it",
+    presets: ["D-C", "I-C"],
+    source: "mapping.c",
+    since: "phys",
+    check(ctx) {
+      const s = ctx.make();
+      eq(
+        s.dma.mapPage(s.dev, 0x10000000, 0, 4096, DMA_TO_DEVICE, DMA_ATTR_MMIO),
+        DMA_MAPPING_ERROR,
+        "map_page with MMIO",
+      );
+    },
+  },
+  {
+    id: "C023",
+    title: "dma_mapping_error: -ENOMEM for the error value only",
+    presets: ["D-C"],
+    source: "dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make();
+      eq(
+        [s.dma.mappingError(s.dev, DMA_MAPPING_ERROR), s.dma.mappingError(s.dev, 0)],
+        [-ENOMEM, 0],
+        "results",
+      );
+    },
+  },
+  {
+    id: "C024",
+    title: "an IOMMU DMA domain takes the IOMMU path; identity goes direct",
+    presets: ["I-C"],
+    source: "mapping.c dma_go_direct",
+    check(ctx) {
+      const s = ctx.make();
+      const { pa } = lowPage(s);
+      const d = s.dma.mapPhys(s.dev, pa, 4096, DMA_TO_DEVICE);
+      expect(d !== pa && d !== DMA_MAPPING_ERROR, "an IOVA");
+      s.dma.unmapPhys(s.dev, d, 4096, DMA_TO_DEVICE);
+      const pt = ctx.make({ cmdline: "iommu=pt" });
+      const p2 = lowPage(pt).pa;
+      eq(pt.dma.mapPhys(pt.dev, p2, 4096, DMA_TO_DEVICE), p2, "identity: the physical address");
+      pt.dma.unmapPhys(pt.dev, p2, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C026",
+    title: "ops without map_phys: dma_map_phys returns the error, silently",
+    presets: ["OPS"],
+    source: "mapping.c",
+    since: "phys",
+    check(ctx) {
+      const s = ctx.make();
+      s.dma.setDmaOps(s.dev, { name: "no_map_phys" });
+      const n = s.log.events.length;
+      eq(s.dma.mapPhys(s.dev, 0x10000000, 64, DMA_TO_DEVICE), DMA_MAPPING_ERROR, "map");
+      eq(s.log.events.length, n, "no warning");
+    },
+  },
+  {
+    id: "C027",
+    title: "ops whose map_sg returns 0: sgtable -EIO with a one-time warning, map_sg 0",
+    presets: ["OPS"],
+    source: "mapping.c __dma_map_sg_attrs",
+    check(ctx) {
+      const s = ctx.make();
+      s.dma.setDmaOps(s.dev, { name: "legacy", mapSg: () => 0 });
+      const t = SgTable.fromPhys([{ phys: 0x10000000, length: 64 }]);
+      eq(s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE), -EIO, "sgtable");
+      eq(s.dma.mapSg(s.dev, t.sgl, 1, DMA_TO_DEVICE), 0, "map_sg");
+    },
+  },
+  {
+    id: "C028",
+    title: "ops missing alloc, alloc_pages, mmap, get_sgtable: NULL, NULL, -ENXIO, -ENXIO",
+    presets: ["OPS"],
+    source: "mapping.c",
+    check(ctx) {
+      const s = ctx.make();
+      s.dma.setDmaOps(s.dev, { name: "bare", mapSg: (_d, _s, n) => n });
+      eq(s.dma.allocCoherent(s.dev, 4096, GFP_KERNEL), null, "alloc");
+      eq(s.dma.allocPages(s.dev, 4096, DMA_TO_DEVICE, GFP_KERNEL), null, "alloc_pages");
+      eq(s.dma.mmapCoherent(s.dev, { pgoff: 0, size: 4096 }, 0, 0x1000, 4096), -ENXIO, "mmap");
+      eq(s.dma.getSgtableAttrs(s.dev, new SgTable(1), 0, 0x1000, 4096), -ENXIO, "get_sgtable");
+    },
+  },
+  {
+    id: "C029",
+    title: "dummy ops: set_mask -EIO, map error, sgtable -EINVAL, mmap -ENXIO",
+    presets: ["OPS"],
+    source: "dummy.c",
+    check(ctx) {
+      const s = ctx.make();
+      s.dma.setDmaOps(s.dev, dummyOps(s.dma));
+      eq(s.dma.setMask(s.dev, DMA_BIT_MASK(64)), -EIO, "set_mask");
+      eq(s.dma.mapPhys(s.dev, 0x10000000, 64, DMA_TO_DEVICE), DMA_MAPPING_ERROR, "map");
+      eq(
+        s.dma.mapSgtable(
+          s.dev,
+          SgTable.fromPhys([{ phys: 0x10000000, length: 64 }]),
+          DMA_TO_DEVICE,
+        ),
+        -EINVAL,
+        "sgtable",
+      );
+      eq(s.dma.mmapCoherent(s.dev, { pgoff: 0, size: 4096 }, 0, 0, 4096), -ENXIO, "mmap");
+    },
+  },
+  {
+    id: "C030",
+    title: "alloc_coherent with __GFP_COMP: NULL and a warning; zone flags are ignored",
+    presets: ["D-C", "I-C"],
+    source: "mapping.c dma_alloc_attrs",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dma.allocCoherent(s.dev, 4096, GFP_KERNEL | GFP_COMP), null, "__GFP_COMP");
+      const a = s.dma.allocCoherent(s.dev, 4096, GFP_KERNEL | GFP_DMA);
+      expect(a !== null, "GFP_DMA allocation succeeds");
+      s.dma.freeCoherent(s.dev, 4096, a.cpuAddr, a.handle);
+    },
+  },
+  {
+    id: "C031",
+    title: "alloc_pages with GFP_DMA32 or a zero coherent mask: NULL and a warning",
+    presets: ["D-C"],
+    source: "mapping.c __dma_alloc_pages",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dma.allocPages(s.dev, 4096, DMA_TO_DEVICE, GFP_KERNEL | GFP_DMA32), null, "GFP_DMA32");
+      s.dev.coherentDmaMask = 0n;
+      eq(s.dma.allocPages(s.dev, 4096, DMA_TO_DEVICE, GFP_KERNEL), null, "zero mask");
+    },
+  },
+  {
+    id: "C033",
+    title: "free_coherent with IRQs disabled warns and still frees; NULL cpu_addr is a no-op",
+    presets: ["D-C", "I-C"],
+    source: "mapping.c dma_free_attrs",
+    check(ctx) {
+      const s = ctx.make();
+      const a = s.dma.allocCoherent(s.dev, 8192, GFP_KERNEL)!;
+      s.dma.irqsDisabled = true;
+      s.dma.freeCoherent(s.dev, 8192, a.cpuAddr, a.handle);
+      s.dma.irqsDisabled = false;
+      eq(s.log.withCode("dma-free-irqs-disabled").length, 1, "warning");
+      eq(s.dma.liveResources().length, 0, "freed");
+    },
+  },
+  // ---- 6.3 dma-direct streaming maps
+  {
+    id: "C034",
+    title: "D-C 64-bit: map_single returns the physical address, no copy, no cache op",
+    presets: ["D-C"],
+    source: "direct.h",
+    check(ctx) {
+      const s = ctx.make();
+      const { va, pa } = highPage(s);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_BIDIRECTIONAL);
+      eq(d, pa, "bus address");
+      eq(
+        [s.stats().swiotlbBounces, s.stats().cacheMaintenanceOps],
+        [0, 0],
+        "no bounce, no maintenance",
+      );
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_BIDIRECTIONAL);
+    },
+  },
+  {
+    id: "C036",
+    title:
+      "D-C 32-bit, buffer above 4 GiB: bounced below 4 GiB; device writes reach the original at unmap",
+    presets: ["D-C"],
+    source: "swiotlb.c swiotlb_map",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      const { va } = highPage(s);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_FROM_DEVICE);
+      expect(d < 2 ** 32 && s.dma.swiotlb!.isSwiotlbBuffer(d), "a slot below 4 GiB");
+      s.device.write(d, Uint8Array.of(0x5a));
+      eq(s.dma.cpuRead(va, 1)[0], 0, "not yet in the original");
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_FROM_DEVICE);
+      eq(s.dma.cpuRead(va, 1)[0], 0x5a, "copied back");
+    },
+  },
+  {
+    id: "C037",
+    title: "D-C0 32-bit, buffer above 4 GiB: error and the one-time overflow warning",
+    presets: ["D-C0"],
+    source: "direct.h",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      const { va } = highPage(s);
+      eq(s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE), DMA_MAPPING_ERROR, "map");
+      expect(
+        s.log.events.some((e) =>
+          /^DMA addr 0x[0-9a-f]+\+4096 overflow \(mask ffffffff, bus limit 0\)\.$/.test(e.message),
+        ),
+        "overflow warning",
+      );
+    },
+  },
+  {
+    id: "C040",
+    title: "D-F: an addressable buffer is still bounced",
+    presets: ["D-F"],
+    source: "direct.h force bounce",
+    check(ctx) {
+      const s = ctx.make();
+      const { va } = lowPage(s);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE);
+      expect(s.dma.swiotlb!.isSwiotlbBuffer(d), "bounced");
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C041",
+    title: "D-F: dma_map_resource and REQUIRE_COHERENT maps fail",
+    presets: ["D-F"],
+    source: "direct.h",
+    since: "phys",
+    check(ctx) {
+      const s = ctx.make();
+      eq(
+        s.dma.mapResource(s.dev, 0xfea00000, 4096, DMA_BIDIRECTIONAL),
+        DMA_MAPPING_ERROR,
+        "resource",
+      );
+      eq(
+        s.dma.mapPhys(s.dev, 0x10000000, 64, DMA_TO_DEVICE, DMA_ATTR_REQUIRE_COHERENT),
+        DMA_MAPPING_ERROR,
+        "require coherent",
+      );
+    },
+  },
+  {
+    id: "C043",
+    title: "D-C: unmap_resource leaves memory and swiotlb untouched",
+    presets: ["D-C"],
+    source: "direct.h",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.mapResource(s.dev, 0xfea00000, 4096, DMA_BIDIRECTIONAL);
+      eq(d, 0xfea00000, "resource address unchanged");
+      const used = s.dma.swiotlb!.stats().used;
+      s.dma.unmapResource(s.dev, d, 4096, DMA_BIDIRECTIONAL);
+      eq(s.dma.swiotlb!.stats().used, used, "swiotlb untouched");
+    },
+  },
+  {
+    id: "C044",
+    title: "D-N TO_DEVICE: dirty lines are written back at map",
+    presets: ["D-N"],
+    source: "arch dma.c table",
+    check(ctx) {
+      const s = ctx.make();
+      const { va } = lowPage(s);
+      s.dma.cpuFill(va, 4096, 0x77);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE);
+      eq(s.device.readBytes(d, 1)![0], 0x77, "device sees the CPU's data");
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C048",
+    title: "D-N BIDIRECTIONAL: data flows both ways across map and unmap",
+    presets: ["D-N", "I-N"],
+    source: "arch dma.c table",
+    check(ctx) {
+      const s = ctx.make();
+      const { va } = lowPage(s);
+      s.dma.cpuFill(va, 4096, 0x21);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_BIDIRECTIONAL);
+      eq(s.device.readBytes(d, 1)![0], 0x21, "to the device");
+      s.device.write(d, Uint8Array.of(0x42));
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_BIDIRECTIONAL);
+      eq(s.dma.cpuRead(va, 1)[0], 0x42, "to the CPU");
+    },
+  },
+  {
+    id: "C049",
+    title: "D-N with SKIP_CPU_SYNC on map and unmap: no maintenance, stale both ways",
+    presets: ["D-N"],
+    source: "direct.h",
+    check(ctx) {
+      const s = ctx.make();
+      const { va } = lowPage(s);
+      s.dma.cpuFill(va, 4096, 0x33);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+      eq(s.device.readBytes(d, 1)![0], 0, "the device missed the dirty line");
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+      eq(s.stats().cacheMaintenanceOps, 0, "no maintenance");
+    },
+  },
+  {
+    id: "C050",
+    title: "D-C: no arch cache operation, ever",
+    presets: ["D-C"],
+    source: "direct.h",
+    check(ctx) {
+      const s = ctx.make();
+      const { va } = lowPage(s);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_BIDIRECTIONAL);
+      s.dma.syncSingleForCpu(s.dev, d, 4096, DMA_BIDIRECTIONAL);
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_BIDIRECTIONAL);
+      eq(s.stats().cacheMaintenanceOps, 0, "maintenance");
+    },
+  },
+  {
+    id: "C052",
+    title: "D-N kmalloc bounce: 40-byte FROM_DEVICE bounces; TO_DEVICE and 256 bytes do not",
+    presets: ["D-N"],
+    source: "dma-map-ops.h dma_kmalloc_needs_bounce",
+    check(ctx) {
+      const s = ctx.make();
+      const a = s.kmalloc(40);
+      const d = s.dma.mapSingle(s.dev, a, 40, DMA_FROM_DEVICE);
+      expect(s.dma.swiotlb!.isSwiotlbBuffer(d), "40 bytes FROM_DEVICE bounced");
+      s.dma.unmapSingle(s.dev, d, 40, DMA_FROM_DEVICE);
+      const d2 = s.dma.mapSingle(s.dev, a, 40, DMA_TO_DEVICE);
+      expect(!s.dma.swiotlb!.isSwiotlbBuffer(d2), "TO_DEVICE not bounced");
+      s.dma.unmapSingle(s.dev, d2, 40, DMA_TO_DEVICE);
+      const b = s.kmalloc(256);
+      const d3 = s.dma.mapSingle(s.dev, b, 256, DMA_FROM_DEVICE);
+      expect(!s.dma.swiotlb!.isSwiotlbBuffer(d3), "256 bytes not bounced");
+      s.dma.unmapSingle(s.dev, d3, 256, DMA_FROM_DEVICE);
+    },
+  },
+  {
+    id: "C053",
+    title: "D-N kmalloc bounce without a pool: the 40-byte map fails with the overflow warning",
+    presets: ["D-N"],
+    source: "direct.h",
+    check(ctx) {
+      const s = ctx.make({ cmdline: "swiotlb=noforce" });
+      eq(s.dma.mapSingle(s.dev, s.kmalloc(40), 40, DMA_FROM_DEVICE), DMA_MAPPING_ERROR, "map");
+      expect(
+        s.log.events.some((e) => e.message.includes("overflow")),
+        "overflow warning",
+      );
+    },
+  },
+  {
+    id: "C054",
+    title: "REQUIRE_COHERENT: error on a non-coherent device without a warning; no bounce on D-C",
+    presets: ["D-N", "D-C"],
+    source: "mapping.c; direct.h",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      const { pa } = ctx.preset === "D-N" ? lowPage(s) : highPage(s);
+      const n = s.log.events.length;
+      eq(
+        s.dma.mapPhys(s.dev, pa, 4096, DMA_TO_DEVICE, DMA_ATTR_REQUIRE_COHERENT),
+        DMA_MAPPING_ERROR,
+        "map",
+      );
+      if (ctx.preset === "D-N") eq(s.log.events.length, n, "no warning");
+      eq(s.stats().swiotlbBounces, 0, "no bounce");
+    },
+  },
+  {
+    id: "C056",
+    title:
+      "dma_need_unmap: false for coherent direct before a bounce, true after one, true behind an IOMMU",
+    presets: ["D-C", "I-C"],
+    source: "mapping.c",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      if (ctx.preset === "I-C") {
+        eq(s.dma.needUnmap(s.dev), true, "IOMMU");
+        return;
+      }
+      eq(s.dma.needUnmap(s.dev), false, "before");
+      const { va } = highPage(s);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE);
+      eq(s.dma.needUnmap(s.dev), true, "after a bounce");
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_TO_DEVICE);
+    },
+  },
+  // ---- 6.4 sync
+  {
+    id: "C058",
+    title: "sync_single_range_for_cpu(addr, off, len) = sync_single_for_cpu(addr + off, len)",
+    presets: ["D-N"],
+    source: "dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make();
+      const { va, pa } = lowPage(s);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_FROM_DEVICE);
+      s.dma.syncSingleRangeForCpu(s.dev, d, 1024, 512, DMA_FROM_DEVICE);
+      const m = s.dma.maintenance.at(-1)!;
+      eq([m.pa, m.size, m.edge], [pa + 1024, 512, "for-cpu"], "maintenance range");
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_FROM_DEVICE);
+    },
+  },
+  {
+    id: "C059",
+    title: "bounced TO_DEVICE: the device sees CPU changes only after sync_for_device",
+    presets: ["D-C", "D-F"],
+    source: "swiotlb.c",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      const { va } = highPage(s);
+      s.dma.cpuFill(va, 16, 1);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE);
+      s.dma.cpuFill(va, 16, 2);
+      eq(s.device.readBytes(d, 1)![0], 1, "before the sync");
+      s.dma.syncSingleForDevice(s.dev, d, 4096, DMA_TO_DEVICE);
+      eq(s.device.readBytes(d, 1)![0], 2, "after");
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C062",
+    title: "coherent direct device: the sync wrappers make no backend call",
+    presets: ["D-C"],
+    source: "dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make();
+      const n = s.stats().directCalls;
+      s.dma.syncSingleForCpu(s.dev, 0x10000000, 64, DMA_FROM_DEVICE);
+      eq(s.stats().directCalls, n, "calls");
+    },
+  },
+  {
+    id: "C063",
+    title: "with DMA_API_DEBUG the syncs are forwarded",
+    presets: ["D-C"],
+    source: "dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make({ config: { DMA_API_DEBUG: true } });
+      const n = s.stats().directCalls;
+      s.dma.syncSingleForCpu(s.dev, 0x10000000, 64, DMA_FROM_DEVICE);
+      eq(s.stats().directCalls, n + 1, "calls");
+    },
+  },
+  // ---- 6.5 scatter-gather
+  {
+    id: "C066",
+    title: "D-C: 32 contiguous pages map to 32 segments",
+    presets: ["D-C"],
+    source: "direct.c dma_direct_map_sg",
+    check(ctx) {
+      const s = ctx.make();
+      const base = lowPage(s, 5).pa;
+      const t = SgTable.fromPhys(
+        Array.from({ length: 32 }, (_, i) => ({ phys: base + i * 4096, length: 4096 })),
+      );
+      eq(s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE), 0, "rc");
+      eq([t.nents, t.origNents], [32, 32], "counts");
+      s.dma.unmapSgtable(s.dev, t, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C068",
+    title: "IOMMU: an entry at offset 0x100 starts a new segment ending in 0x100",
+    presets: ["I-C"],
+    source: "dma-iommu.c __finalise_sg",
+    check(ctx) {
+      const s = ctx.make();
+      const base = lowPage(s, 2).pa;
+      const t = SgTable.fromPhys([
+        { phys: base, length: 4096 },
+        { phys: base + 0x2000, length: 4096 },
+        { phys: base + 0x3100, length: 1024 },
+      ]);
+      eq(s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE), 0, "rc");
+      eq([t.nents, t.sgl[0]!.dmaLength, t.sgl[1]!.dmaAddress % 4096], [2, 8192, 0x100], "segments");
+      s.dma.unmapSgtable(s.dev, t, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C072",
+    title: "D-C0: a failing entry unwinds the earlier ones; map_sg 0, sgtable -EIO",
+    presets: ["D-C0"],
+    source: "direct.c",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      const hi = highPage(s).pa;
+      const t = SgTable.fromPhys([
+        { phys: 0x10000000, length: 4096 },
+        { phys: hi, length: 4096 },
+      ]);
+      eq(s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE), -EIO, "sgtable");
+      eq(s.dma.liveResources(), [], "nothing left mapped");
+    },
+  },
+  {
+    id: "C073",
+    title: "IOMMU with IOVA space exhausted: -ENOMEM and the list restored",
+    presets: ["I-C"],
+    source: "dma-iommu.c __invalidate_sg",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 20 });
+      const entries = Array.from({ length: 300 }, (_, i) => ({
+        phys: 0x10000000 + i * 8192 + 0x80,
+        length: 100,
+      }));
+      const t = SgTable.fromPhys(entries);
+      eq(s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE), -ENOMEM, "rc");
+      eq(
+        t.sgl.every((x, i) => x.phys === entries[i]!.phys && x.length === 100),
+        true,
+        "restored",
+      );
+    },
+  },
+  {
+    id: "C074",
+    title: "I-U: each entry mapped alone, no merging",
+    presets: ["I-U"],
+    source: "dma-iommu.c iommu_dma_map_sg_swiotlb",
+    check(ctx) {
+      const s = ctx.make();
+      const t = SgTable.fromPhys([
+        { phys: 0x10000000, length: 4096 },
+        { phys: 0x10001000, length: 512 },
+      ]);
+      eq(s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE), 0, "rc");
+      eq(t.nents, 2, "no merging");
+      s.dma.unmapSgtable(s.dev, t, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C077",
+    title: "for_each_sgtable_dma_sg visits nents, for_each_sgtable_sg orig_nents",
+    presets: ["I-C"],
+    source: "scatterlist.h",
+    check(ctx) {
+      const s = ctx.make();
+      const t = SgTable.fromPhys([
+        { phys: 0x10000000, length: 4096 },
+        { phys: 0x10002000, length: 4096 },
+      ]);
+      s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE);
+      eq([t.nents, t.origNents], [1, 2], "merged into one DMA segment");
+      s.dma.unmapSgtable(s.dev, t, DMA_TO_DEVICE);
+    },
+  },
+  // ---- 6.6 allocations
+  {
+    id: "C079",
+    title: "alloc_coherent(10000): zeroed, below the coherent mask, order-2 aligned",
+    presets: ["D-C"],
+    source: "direct.c",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      const a = s.dma.allocCoherent(s.dev, 10000, GFP_KERNEL)!;
+      expect(a.handle + 9999 <= 0xffffffff && a.handle % 16384 === 0, "placement");
+      expect(
+        s.dma.cpuRead(a.cpuAddr, 10000).every((b) => b === 0),
+        "zeroed",
+      );
+      s.dma.freeCoherent(s.dev, 10000, a.cpuAddr, a.handle);
+    },
+  },
+  {
+    id: "C082",
+    title: "a declared 64 KiB pool: 16 pages, then NULL with RAM free",
+    presets: ["D-C"],
+    source: "coherent.c",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dma.declareCoherentMemory(s.dev, 0x20000000, 0xd0000000, 65536), 0, "declare");
+      for (let i = 0; i < 16; i++)
+        expect(s.dma.allocCoherent(s.dev, 4096, GFP_KERNEL) !== null, `page ${i}`);
+      eq(s.dma.allocCoherent(s.dev, 4096, GFP_KERNEL), null, "17th");
+    },
+  },
+  {
+    id: "C083",
+    title: "D-N remap: the coherent buffer is uncached, visible both ways without syncs",
+    presets: ["D-N"],
+    source: "direct.c",
+    check(ctx) {
+      const s = ctx.make();
+      const a = s.dma.allocCoherent(s.dev, 4096, GFP_KERNEL)!;
+      s.dma.cpuWrite(a.cpuAddr, Uint8Array.of(1, 2));
+      eq([...s.device.readBytes(a.handle, 2)!], [1, 2], "CPU → device");
+      s.device.write(a.handle + 8, Uint8Array.of(9));
+      eq(s.dma.cpuRead(a.cpuAddr + 8, 1)[0], 9, "device → CPU");
+      s.dma.freeCoherent(s.dev, 4096, a.cpuAddr, a.handle);
+    },
+  },
+  {
+    id: "C084",
+    title: "D-N GFP_ATOMIC: from the atomic pool; too large → NULL with the pool warning",
+    presets: ["D-N"],
+    source: "pool.c",
+    check(ctx) {
+      const s = ctx.make();
+      const a = s.dma.allocCoherent(s.dev, 4096, GFP_ATOMIC);
+      expect(a !== null, "small atomic allocation");
+      eq(s.dma.allocCoherent(s.dev, 64 * 2 ** 20, GFP_ATOMIC), null, "large");
+      expect(
+        s.log.events.some((e) => e.message.startsWith("Failed to get suitable pool for")),
+        "warning",
+      );
+      s.dma.freeCoherent(s.dev, 4096, a.cpuAddr, a.handle);
+    },
+  },
+  {
+    id: "C085",
+    title: "D-N without an uncached mechanism: NULL and the one-time log line",
+    presets: ["D-N"],
+    source: "direct.c",
+    check(ctx) {
+      const s = ctx.make({ config: { DMA_DIRECT_REMAP: false } });
+      eq(s.dma.allocCoherent(s.dev, 4096, GFP_KERNEL), null, "alloc");
+      expect(
+        s.log.events.some(
+          (e) => e.message === "coherent DMA allocations not supported on this platform",
+        ),
+        "log",
+      );
+    },
+  },
+  {
+    id: "C086",
+    title: "NO_KERNEL_MAPPING returns a cookie; dereferencing it is a violation",
+    presets: ["D-C"],
+    source: "direct.c",
+    check(ctx) {
+      const s = ctx.make();
+      const a = s.dma.allocAttrs(s.dev, 8192, GFP_KERNEL, DMA_ATTR_NO_KERNEL_MAPPING)!;
+      expect(
+        throwsBug(() => s.dma.cpuRead(a.cpuAddr, 4)),
+        "dereference faults",
+      );
+      s.dma.freeAttrs(s.dev, 8192, a.cpuAddr, a.handle, DMA_ATTR_NO_KERNEL_MAPPING);
+    },
+  },
+  {
+    id: "C087",
+    title: "alloc_coherent with __GFP_NOWARN behaves as NO_WARN",
+    presets: ["D-C"],
+    source: "dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make();
+      const a = s.dma.allocCoherent(s.dev, 4096, GFP_KERNEL | GFP_NOWARN);
+      expect(a !== null, "allocated");
+      s.dma.freeCoherent(s.dev, 4096, a.cpuAddr, a.handle);
+      void DMA_ATTR_NO_WARN;
+    },
+  },
+  {
+    id: "C088",
+    title: "I-C: 64 KiB coherent is one IOVA range over separate pages, vmalloc-style CPU address",
+    presets: ["I-C"],
+    source: "dma-iommu.c iommu_dma_alloc",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      const a = s.dma.allocCoherent(s.dev, 65536, GFP_KERNEL)!;
+      eq(s.machine.kas.regionOf(a.cpuAddr), "vmalloc", "CPU address");
+      expect(a.handle + 65535 < 2 ** 32, "below the coherent mask");
+      s.dma.freeCoherent(s.dev, 65536, a.cpuAddr, a.handle);
+    },
+  },
+  {
+    id: "C091",
+    title: "mmap beyond the allocation is -ENXIO",
+    presets: ["D-C", "I-C"],
+    source: "mapping.c; direct.c",
+    check(ctx) {
+      const s = ctx.make();
+      const a = s.dma.allocCoherent(s.dev, 8192, GFP_KERNEL)!;
+      eq(
+        s.dma.mmapCoherent(s.dev, { pgoff: 0, size: 12288 }, a.cpuAddr, a.handle, 8192),
+        -ENXIO,
+        "too long",
+      );
+      eq(s.dma.mmapCoherent(s.dev, { pgoff: 0, size: 8192 }, a.cpuAddr, a.handle, 8192), 0, "fits");
+      s.dma.freeCoherent(s.dev, 8192, a.cpuAddr, a.handle);
+    },
+  },
+  {
+    id: "C094",
+    title: "dmam_ allocations are released at driver unbind",
+    presets: ["D-C", "I-C"],
+    source: "mapping.c",
+    check(ctx) {
+      const s = ctx.make();
+      s.dma.bindDriver(s.dev, "drv");
+      s.dma.dmamAllocCoherent(s.dev, 4096, GFP_KERNEL);
+      s.dma.unbindDriver(s.dev);
+      eq(s.dma.liveResources(), [], "released");
+    },
+  },
+  // ---- 6.7 IOMMU path
+  {
+    id: "C097",
+    title: "IOMMU permissions follow the direction",
+    presets: ["I-C", "I-N"],
+    source: "dma-iommu.c dma_info_to_prot",
+    check(ctx) {
+      const s = ctx.make();
+      const to = s.dma.mapPhys(
+        s.dev,
+        s.machine.memory.ramRanges[0]!.start + 0x10000000,
+        4096,
+        DMA_TO_DEVICE,
+      );
+      eq(s.device.write(to, Uint8Array.of(1)), false, "write through TO_DEVICE faults");
+      s.dma.unmapPhys(s.dev, to, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C098",
+    title: "strict: after unmap the device access faults",
+    presets: ["I-C"],
+    source: "dma-iommu.c __iommu_dma_unmap",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.mapPhys(s.dev, 0x10000000, 4096, DMA_FROM_DEVICE);
+      s.device.write(d, Uint8Array.of(1));
+      s.dma.unmapPhys(s.dev, d, 4096, DMA_FROM_DEVICE);
+      eq(s.device.write(d, Uint8Array.of(1)), false, "faults");
+    },
+  },
+  {
+    id: "C101",
+    title: "I-U: a page-aligned page is not bounced",
+    presets: ["I-U"],
+    source: "dma-iommu.c",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.mapPhys(s.dev, 0x10000000, 4096, DMA_TO_DEVICE);
+      eq(s.stats().swiotlbBounces, 0, "bounces");
+      s.dma.unmapPhys(s.dev, d, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C103",
+    title: "min_align_mask above the granule mask: error and 'Unsupported alignment constraint'",
+    presets: ["I-C"],
+    source: "dma-iommu.c",
+    check(ctx) {
+      const s = ctx.make();
+      s.dma.setMinAlignMask(s.dev, 0x1fff);
+      eq(s.dma.mapPhys(s.dev, 0x10000000, 4096, DMA_TO_DEVICE), DMA_MAPPING_ERROR, "map");
+      expect(
+        s.log.events.some((e) => e.message === "Unsupported alignment constraint"),
+        "warning",
+      );
+    },
+  },
+  {
+    id: "C106",
+    title: "D-C: iova_try_alloc is false, the state zeroed",
+    presets: ["D-C"],
+    source: "dma-iommu.c",
+    check(ctx) {
+      const s = ctx.make();
+      const st = { addr: 5, size: 7, useSwiotlb: true };
+      eq(s.dma.iovaTryAlloc(s.dev, st, 0, 4096), false, "try_alloc");
+      eq(st, { addr: 0, size: 0, useSwiotlb: false }, "state");
+    },
+  },
+  {
+    id: "C107",
+    title: "iova_try_alloc with size 0: false and a warning",
+    presets: ["I-C"],
+    source: "dma-iommu.c",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dma.iovaTryAlloc(s.dev, { addr: 0, size: 0, useSwiotlb: false }, 0, 0), false, "size 0");
+    },
+  },
+  {
+    id: "C109",
+    title: "iova_link: an unaligned phys at offset > 0 is -EIO",
+    presets: ["I-C"],
+    source: "dma-iommu.c dma_iova_link",
+    check(ctx) {
+      const s = ctx.make();
+      const st = { addr: 0, size: 0, useSwiotlb: false };
+      s.dma.iovaTryAlloc(s.dev, st, 0, 16384);
+      eq(s.dma.iovaLink(s.dev, st, 0x10000100, 4096, 4096, DMA_TO_DEVICE), -EIO, "link");
+      s.dma.iovaFree(s.dev, st);
+    },
+  },
+  {
+    id: "C110",
+    title: "I-N with REQUIRE_COHERENT: iova_link -EOPNOTSUPP",
+    presets: ["I-N"],
+    source: "dma-iommu.c",
+    check(ctx) {
+      const s = ctx.make();
+      const st = { addr: 0, size: 0, useSwiotlb: false };
+      s.dma.iovaTryAlloc(s.dev, st, 0, 4096);
+      eq(
+        s.dma.iovaLink(s.dev, st, 0x50000000, 0, 4096, DMA_TO_DEVICE, DMA_ATTR_REQUIRE_COHERENT),
+        -EOPNOTSUPP,
+        "link",
+      );
+      s.dma.iovaFree(s.dev, st);
+    },
+  },
+  {
+    id: "C115",
+    title: "without iommu-dma: iova_link and iova_sync are -EOPNOTSUPP",
+    presets: ["D-C"],
+    source: "dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make({ config: { IOMMU_DMA: false } });
+      const st = { addr: 0, size: 0, useSwiotlb: false };
+      eq(
+        [s.dma.iovaLink(s.dev, st, 0, 0, 4096, DMA_TO_DEVICE), s.dma.iovaSync(s.dev, st, 0, 4096)],
+        [-EOPNOTSUPP, -EOPNOTSUPP],
+        "results",
+      );
+    },
+  },
+  // ---- 6.9 swiotlb
+  {
+    id: "C116",
+    title: "the default pool is 64 MiB = 32768 slots below 4 GiB",
+    presets: ["D-C", "D-F"],
+    source: "swiotlb.c",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dma.swiotlb!.stats().nslabs, 32768, "slots");
+      expect(s.dma.swiotlb!.end <= 2 ** 32, "below 4 GiB");
+    },
+  },
+  {
+    id: "C118",
+    title: "swiotlb=1000 gives 1024 slots",
+    presets: ["D-C"],
+    source: "swiotlb.c setup_io_tlb_npages",
+    check(ctx) {
+      eq(ctx.make({ cmdline: "swiotlb=1000" }).dma.swiotlb!.stats().nslabs, 1024, "slots");
+    },
+  },
+  {
+    id: "C121",
+    title: "map copies for every direction: unwritten bytes come back unchanged",
+    presets: ["D-C", "D-F"],
+    source: "swiotlb.c swiotlb_tbl_map_single",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      const { va } = highPage(s);
+      s.dma.cpuFill(va, 4096, 0xaa);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_FROM_DEVICE);
+      s.device.write(d, new Uint8Array(16).fill(0x11));
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_FROM_DEVICE);
+      const b = s.dma.cpuRead(va, 32);
+      eq([b[0], b[15], b[16], b[31]], [0x11, 0x11, 0xaa, 0xaa], "bytes");
+    },
+  },
+  {
+    id: "C122",
+    title: "the map copy happens with SKIP_CPU_SYNC; the unmap copy-back does not",
+    presets: ["D-F"],
+    source: "swiotlb.c",
+    check(ctx) {
+      const s = ctx.make();
+      const { va } = lowPage(s);
+      s.dma.cpuFill(va, 16, 0x44);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_FROM_DEVICE, DMA_ATTR_SKIP_CPU_SYNC);
+      eq(s.device.readBytes(d, 1)![0], 0x44, "seeded");
+      s.device.write(d, Uint8Array.of(0x55));
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_FROM_DEVICE, DMA_ATTR_SKIP_CPU_SYNC);
+      eq(s.dma.cpuRead(va, 1)[0], 0x44, "no copy-back");
+    },
+  },
+  {
+    id: "C124",
+    title: "a bounce of 4096 bytes starts on a page-aligned slot",
+    presets: ["D-F"],
+    source: "swiotlb.c swiotlb_search_pool_area",
+    check(ctx) {
+      const s = ctx.make();
+      const small = s.dma.mapSingle(s.dev, lowPage(s).va, 100, DMA_TO_DEVICE);
+      const d = s.dma.mapSingle(s.dev, s.kmalloc(4096), 4096, DMA_TO_DEVICE);
+      eq(d % 4096, 0, "page aligned");
+      s.dma.unmapSingle(s.dev, small, 100, DMA_TO_DEVICE);
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C129",
+    title: "after every bounce is unmapped, io_tlb_used is 0",
+    presets: ["D-F"],
+    source: "swiotlb.c swiotlb_release_slots",
+    check(ctx) {
+      const s = ctx.make();
+      const bufs = [100, 4096, 3000, 65536].map(
+        (n) => [s.dma.mapSingle(s.dev, s.kmalloc(n), n, DMA_BIDIRECTIONAL), n] as const,
+      );
+      for (const [d, n] of bufs) s.dma.unmapSingle(s.dev, d, n, DMA_BIDIRECTIONAL);
+      eq(s.dma.swiotlb!.stats().used, 0, "used");
+    },
+  },
+  // ---- our own clauses for behaviour §1–§5 and iommu-dma.md §B describe
+  {
+    id: "D001",
+    title: "PCI devices get 32-bit IOVAs first, top-down from 4 GiB",
+    presets: ["I-C"],
+    source: "dma-iommu.c iommu_dma_alloc_iova (iommu-dma.md §B.2)",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.mapPhys(s.dev, 0x10000000, 4096, DMA_TO_DEVICE);
+      eq(d, 0xfffff000, "first IOVA");
+      s.dma.unmapPhys(s.dev, d, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "D002",
+    title: "IOVAs skip the PCI host bridge windows: a 512 MiB map lands at 0x60000000 on q35",
+    presets: ["I-C"],
+    source: "dma-iommu.c iova_reserve_pci_windows (§B.1)",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.mapPhys(s.dev, 0x1000000, 512 * 2 ** 20, DMA_TO_DEVICE);
+      eq(d, 0x60000000, "IOVA");
+      s.dma.unmapPhys(s.dev, d, 512 * 2 ** 20, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "D003",
+    title: "freed IOVAs come back last-in first-out from the per-CPU magazine (strict)",
+    presets: ["I-C"],
+    source: "iova.c iova_magazine_pop (§B.3)",
+    check(ctx) {
+      const s = ctx.make();
+      const a = [0, 1, 2].map((i) =>
+        s.dma.mapPhys(s.dev, 0x10000000 + i * 4096, 4096, DMA_TO_DEVICE),
+      );
+      for (const d of a) s.dma.unmapPhys(s.dev, d, 4096, DMA_TO_DEVICE);
+      const b = [0, 1, 2].map((i) =>
+        s.dma.mapPhys(s.dev, 0x10000000 + i * 4096, 4096, DMA_TO_DEVICE),
+      );
+      eq(b, [a[2], a[1], a[0]], "reuse order");
+      for (const d of b) s.dma.unmapPhys(s.dev, d, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "D004",
+    title:
+      "lazy: the freed IOVA waits in the flush queue; the stale IOTLB window is observable until the 10 ms flush",
+    presets: ["I-C"],
+    source: "dma-iommu.c queue_iova (§B.4)",
+    check(ctx) {
+      const s = ctx.make({ cmdline: "iommu.strict=0" });
+      const d = s.dma.mapPhys(s.dev, 0x10000000, 4096, DMA_FROM_DEVICE);
+      s.device.write(d, Uint8Array.of(1));
+      s.dma.unmapPhys(s.dev, d, 4096, DMA_FROM_DEVICE);
+      eq(s.device.write(d, Uint8Array.of(2)), true, "stale hit before the flush");
+      s.clock.advance(10_000_000);
+      eq(s.device.write(d, Uint8Array.of(3)), false, "faults after the flush");
+    },
+  },
+  {
+    id: "D005",
+    title: "map_sg splits merged segments at max_seg_size",
+    presets: ["I-C"],
+    source: "dma-iommu.c __finalise_sg (§B.5)",
+    check(ctx) {
+      const s = ctx.make();
+      const base = lowPage(s, 7).pa;
+      const t = SgTable.fromPhys(
+        Array.from({ length: 32 }, (_, i) => ({ phys: base + i * 8192, length: 4096 })),
+      );
+      s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE);
+      eq([t.nents, t.sgl[0]!.dmaLength], [2, 65536], "two 64 KiB segments");
+      s.dma.unmapSgtable(s.dev, t, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "D006",
+    title: "the first swiotlb bounce clears dma_skip_sync for good",
+    presets: ["D-C"],
+    source: "swiotlb.c dma_reset_need_sync (§2.3)",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      eq(s.dma.devNeedSync(s.dev), false, "before");
+      const { va } = highPage(s);
+      s.dma.unmapSingle(
+        s.dev,
+        s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE),
+        4096,
+        DMA_TO_DEVICE,
+      );
+      eq(s.dma.devNeedSync(s.dev), true, "after");
+    },
+  },
+];
+
+export function clauseById(id: string): Clause | undefined {
+  return CATALOGUE.find((c) => c.id === id);
+}
