@@ -54,8 +54,6 @@ function throwsBug(fn: () => unknown): boolean {
   return false;
 }
 
-
-
 export const CATALOGUE: Clause[] = [
   // ---- 6.1 masks and capabilities
   {
