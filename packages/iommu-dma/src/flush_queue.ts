@@ -1,58 +1,143 @@
-// The flush queue of dma-iommu.c (lazy, DMA-FQ domains): unmapped IOVAs wait
-// in a per-CPU ring (256 entries, 10 ms) or one global ring (32768 entries,
-// 1 s, for IOMMUs whose flushes a hypervisor shadows) until a flush-all has
-// completed after they were queued; a full ring forces a flush-all.
+// The flush queue of drivers/iommu/dma-iommu.c (Linux 6.12, DMA-FQ domains):
+// a lazy unmap does not invalidate the IOTLB; the IOVA range and the page-
+// table pages the unmap freed wait in a ring until a whole-domain flush that
+// STARTED after they were queued has FINISHED. Per-CPU rings of 256 entries
+// with a 10 ms timer, or (IOMMUs whose flushes a hypervisor shadows) one
+// global ring of 32768 entries with a 1 s timer.
 import type { IovaDomain } from "./iova.ts";
 import type { TimerClock } from "./rcache.ts";
 
+/** Ring size per CPU (kernel: IOVA_DEFAULT_FQ_SIZE). */
 export const IOVA_DEFAULT_FQ_SIZE = 256;
+/** kernel: IOVA_DEFAULT_FQ_TIMEOUT = 10 ms */
 export const IOVA_DEFAULT_FQ_TIMEOUT_NS = 10_000_000;
+/** Size of the single ring of shadow-on-flush IOMMUs (kernel: IOVA_SINGLE_FQ_SIZE). */
 export const IOVA_SINGLE_FQ_SIZE = 32768;
+/** kernel: IOVA_SINGLE_FQ_TIMEOUT = 1000 ms */
 export const IOVA_SINGLE_FQ_TIMEOUT_NS = 1_000_000_000;
 
-interface Ring {
-  pfn: Float64Array;
-  pages: Float64Array;
-  counter: Float64Array;
-  head: number;
-  tail: number;
-  count: number;
+/**
+ * A stand-alone TimerClock: time only moves when `advance` is called, and
+ * timers that fall due run in time order (ties in the order they were set).
+ */
+export class ManualClock implements TimerClock {
+  #now = 0;
+  #seq = 0;
+  #timers: { at: number; seq: number; fn: () => void }[] = [];
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimer(atNs: number, fn: () => void): unknown {
+    if (!Number.isFinite(atNs))
+      throw new RangeError(`setTimer: atNs must be a finite time in ns, got ${atNs}`);
+    const t = { at: Math.max(atNs, this.#now), seq: this.#seq++, fn };
+    let i = this.#timers.length;
+    while (i > 0 && this.#timers[i - 1]!.at > t.at) i--;
+    this.#timers.splice(i, 0, t);
+    return t;
+  }
+
+  clearTimer(handle: unknown): void {
+    const i = this.#timers.indexOf(handle as { at: number; seq: number; fn: () => void });
+    if (i >= 0) this.#timers.splice(i, 1);
+  }
+
+  /** Moves time forward by `ns`, running each timer at its own time. */
+  advance(ns: number): void {
+    if (!Number.isFinite(ns) || ns < 0)
+      throw new RangeError(`advance: ns must be a non-negative number, got ${ns}`);
+    const end = this.#now + ns;
+    while (this.#timers.length > 0 && this.#timers[0]!.at <= end) {
+      const t = this.#timers.shift()!;
+      this.#now = t.at;
+      t.fn();
+    }
+    this.#now = end;
+  }
+
+  /** Timers set and not yet run or cleared. */
+  get pending(): number {
+    return this.#timers.length;
+  }
 }
 
 export interface FlushQueueOptions {
-  /** One global ring of 32768 entries with a 1 s timeout (shadow_on_flush). */
+  /** One global ring of 32768 entries with a 1 s timeout (kernel: IOMMU_DMA_OPTS_SINGLE_QUEUE for shadow_on_flush). */
   shadowOnFlush?: boolean;
+  /** Possible CPUs: one ring each (per-CPU mode). Default 1. */
   cpus?: number;
+  /** Receives the number of page-table pages an entry releases (kernel: iommu_put_pages_list). */
+  releasePages?: (count: number) => void;
 }
 
 export interface FlushQueueStats {
+  /** Entries queued. */
   queued: number;
+  /** Whole-domain IOTLB flushes (fq_flush_iotlb). */
   flushAll: number;
+  /** Of them, made by the timer. */
   timerFlushes: number;
+  /** Of them, forced by a full ring. */
   fullFlushes: number;
+  /** Entries released (IOVA back to the allocator). */
   entriesFreed: number;
+  /** Page-table pages released with them. */
+  pagesFreed: number;
+  /** Deepest a single ring has been. */
   maxDepth: number;
 }
 
+/** struct iova_fq: a power-of-two ring; head = oldest, tail = next free slot. */
+class Ring {
+  readonly pfn: Float64Array;
+  readonly pages: Float64Array;
+  readonly counter: Float64Array;
+  readonly freelist: Float64Array;
+  head = 0;
+  tail = 0;
+
+  constructor(size: number) {
+    this.pfn = new Float64Array(size);
+    this.pages = new Float64Array(size);
+    this.counter = new Float64Array(size);
+    this.freelist = new Float64Array(size);
+  }
+}
+
+/**
+ * The flush queue of one DMA-FQ domain (kernel: the fq part of struct
+ * iommu_dma_cookie). `flushIotlbAll` is the IOMMU driver's flush_iotlb_all.
+ * If the IOVA domain's rcache has no clock yet, it gets this one, so depot
+ * trimming runs on the same simulated time.
+ */
 export class FlushQueue {
+  /** Slots per ring; as in the kernel one slot stays empty, so a ring holds size − 1 entries. */
   readonly size: number;
   readonly timeoutNs: number;
+  readonly single: boolean;
   readonly stats: FlushQueueStats = {
     queued: 0,
     flushAll: 0,
     timerFlushes: 0,
     fullFlushes: 0,
     entriesFreed: 0,
+    pagesFreed: 0,
     maxDepth: 0,
   };
   readonly #iovad: IovaDomain;
   readonly #flushIotlbAll: () => void;
   readonly #clock: TimerClock;
+  readonly #releasePages: ((count: number) => void) | null;
   readonly #rings: Ring[];
-  readonly #single: boolean;
+  readonly #mask: number;
+  /** fq_flush_start_cnt / fq_flush_finish_cnt */
   #startCnt = 0;
   #finishCnt = 0;
   #timer: unknown = null;
+  /** CPU that armed the timer: the timer runs there, so its frees go to that CPU's rcache. */
+  #timerCpu = 0;
 
   constructor(
     iovad: IovaDomain,
@@ -60,25 +145,27 @@ export class FlushQueue {
     clock: TimerClock,
     options: FlushQueueOptions = {},
   ) {
+    const cpus = options.cpus ?? 1;
+    if (!Number.isInteger(cpus) || cpus < 1)
+      throw new RangeError(`FlushQueue: cpus must be a positive integer, got ${cpus}`);
     this.#iovad = iovad;
     this.#flushIotlbAll = flushIotlbAll;
     this.#clock = clock;
-    this.#single = options.shadowOnFlush ?? false;
-    this.size = this.#single ? IOVA_SINGLE_FQ_SIZE : IOVA_DEFAULT_FQ_SIZE;
-    this.timeoutNs = this.#single ? IOVA_SINGLE_FQ_TIMEOUT_NS : IOVA_DEFAULT_FQ_TIMEOUT_NS;
-    const n = this.#single ? 1 : (options.cpus ?? 1);
-    this.#rings = Array.from({ length: n }, () => ({
-      pfn: new Float64Array(this.size),
-      pages: new Float64Array(this.size),
-      counter: new Float64Array(this.size),
-      head: 0,
-      tail: 0,
-      count: 0,
-    }));
-    iovad.rcache.setClock(clock);
+    this.#releasePages = options.releasePages ?? null;
+    this.single = options.shadowOnFlush ?? false;
+    this.size = this.single ? IOVA_SINGLE_FQ_SIZE : IOVA_DEFAULT_FQ_SIZE;
+    this.timeoutNs = this.single ? IOVA_SINGLE_FQ_TIMEOUT_NS : IOVA_DEFAULT_FQ_TIMEOUT_NS;
+    this.#mask = this.size - 1;
+    this.#rings = Array.from({ length: this.single ? 1 : cpus }, () => new Ring(this.size));
+    if (iovad.rcache.clock === null) iovad.rcache.setClock(clock);
   }
 
-  /** fq_flush_iotlb(): a flush-all, counted so queued entries know when they are safe. */
+  /** Flush counters (start, finish): entries queued at start count c are releasable once finish > c. */
+  get counters(): { start: number; finish: number } {
+    return { start: this.#startCnt, finish: this.#finishCnt };
+  }
+
+  /** fq_flush_iotlb(): one whole-domain invalidation, bracketed by the counters. */
   #flush(): void {
     this.#startCnt++;
     this.#flushIotlbAll();
@@ -86,59 +173,93 @@ export class FlushQueue {
     this.stats.flushAll++;
   }
 
-  /** fq_ring_free(): release every entry queued before the last completed flush. */
+  /** fq_ring_free_locked(): release, oldest first, every entry queued before the last finished flush. */
   #ringFree(r: Ring, cpu: number): void {
-    while (r.count > 0 && r.counter[r.head]! < this.#finishCnt) {
-      this.#iovad.freeIovaFast(r.pfn[r.head]!, r.pages[r.head]!, cpu);
-      r.head = (r.head + 1) % this.size;
-      r.count--;
+    const finish = this.#finishCnt;
+    const mask = this.#mask;
+    while (r.head !== r.tail && r.counter[r.head]! < finish) {
+      const h = r.head;
+      const pages = r.freelist[h]!;
+      if (pages > 0) {
+        this.stats.pagesFreed += pages;
+        this.#releasePages?.(pages);
+      }
+      this.#iovad.freeIovaFast(r.pfn[h]!, r.pages[h]!, cpu);
+      r.head = (h + 1) & mask;
       this.stats.entriesFreed++;
     }
   }
 
-  /** queue_iova() */
-  queue(pfn: number, pages: number, _freelist: number, cpu = 0): void {
-    const ri = this.#single ? 0 : cpu;
-    const r = this.#rings[ri];
-    if (r === undefined)
-      throw new RangeError(`queue: cpu must be from 0 to ${this.#rings.length - 1}, got ${cpu}`);
+  /**
+   * queue_iova(): defers freeing `pages` granules at `pfn` (and
+   * `freelistPages` page-table pages) until the IOTLB is known clean. First
+   * releases what earlier flushes already covered; a full ring forces a
+   * flush-all; the timer is armed if it is not.
+   */
+  queue(pfn: number, pages: number, freelistPages = 0, cpu = 0): void {
+    const r = this.#rings[this.single ? 0 : cpu];
+    if (r === undefined || !Number.isInteger(cpu))
+      throw new RangeError(
+        `FlushQueue.queue: cpu must be an integer from 0 to ${this.#rings.length - 1}, got ${cpu}`,
+      );
+    const mask = this.#mask;
     this.#ringFree(r, cpu);
-    if (r.count === this.size) {
+    if (((r.tail + 1) & mask) === r.head) {
+      // fq_full(): the ring is full with entries no flush has covered yet.
       this.stats.fullFlushes++;
       this.#flush();
       this.#ringFree(r, cpu);
     }
-    r.pfn[r.tail] = pfn;
-    r.pages[r.tail] = pages;
-    r.counter[r.tail] = this.#startCnt;
-    r.tail = (r.tail + 1) % this.size;
-    r.count++;
+    const t = r.tail;
+    r.pfn[t] = pfn;
+    r.pages[t] = pages;
+    r.freelist[t] = freelistPages;
+    r.counter[t] = this.#startCnt;
+    r.tail = (t + 1) & mask;
     this.stats.queued++;
-    if (r.count > this.stats.maxDepth) this.stats.maxDepth = r.count;
-    if (this.#timer === null)
+    const depth = (r.tail - r.head) & mask;
+    if (depth > this.stats.maxDepth) this.stats.maxDepth = depth;
+    if (this.#timer === null) {
+      this.#timerCpu = cpu;
       this.#timer = this.#clock.setTimer(this.#clock.now() + this.timeoutNs, () => this.#timeout());
+    }
   }
 
-  /** fq_flush_timeout(): flush-all, then free every ring. */
+  /** fq_flush_timeout(): disarm, flush-all, then release every ring. */
   #timeout(): void {
+    // The frees happen on the CPU this timer runs on, even if a queue during
+    // the flush arms the next timer elsewhere.
+    const cpu = this.#timerCpu;
     this.#timer = null;
     this.stats.timerFlushes++;
     this.#flush();
-    for (let cpu = 0; cpu < this.#rings.length; cpu++) this.#ringFree(this.#rings[cpu]!, cpu);
+    for (const r of this.#rings) this.#ringFree(r, cpu); // for_each_possible_cpu order
   }
 
-  /** Entries waiting in the rings. */
+  /** Entries waiting in all rings. */
   get depth(): number {
-    return this.#rings.reduce((s, r) => s + r.count, 0);
+    let n = 0;
+    for (const r of this.#rings) n += (r.tail - r.head) & this.#mask;
+    return n;
   }
 
-  /** iommu_dma_free_fq(): flush and release everything. */
+  /** Whether the flush timer is armed. */
+  get timerArmed(): boolean {
+    return this.#timer !== null;
+  }
+
+  /**
+   * iommu_dma_free_fq(): stops the timer; anything still queued is flushed
+   * and released. (The kernel only drops the page lists, because the IOVA
+   * domain is put right after; releasing keeps the allocator's accounting
+   * exact should it live on.)
+   */
   destroy(): void {
     if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
     this.#timer = null;
     if (this.depth > 0) {
       this.#flush();
-      for (let cpu = 0; cpu < this.#rings.length; cpu++) this.#ringFree(this.#rings[cpu]!, cpu);
+      for (const r of this.#rings) this.#ringFree(r, this.#timerCpu);
     }
   }
 }

@@ -1,204 +1,338 @@
-// The per-CPU IOVA magazine cache of iova.c ("Magazines and Vmem"): six size
-// classes (1..32 granules), a loaded and a previous magazine of 127 pfns per
-// CPU and class, and a depot of full magazines trimmed back to the tree.
-import type { IovaDomain } from "./iova.ts";
+// The per-CPU IOVA range cache of drivers/iommu/iova.c (Linux 6.12), after
+// Bonwick and Adams' "Magazines and Vmem": six power-of-two size classes,
+// per CPU a `loaded` and a `prev` magazine of 127 pfns per class, and a
+// depot of full magazines shared by all CPUs, trimmed back to the tree by a
+// delayed work item every 100 ms while it holds more magazines than there
+// are online CPUs.
 
+/** Size classes 1, 2, 4, 8, 16 and 32 granules (kernel: IOVA_RANGE_CACHE_MAX_SIZE). */
 export const IOVA_RANGE_CACHE_MAX_SIZE = 6;
+/** pfns per magazine (kernel: IOVA_MAG_SIZE; 127 so the struct is 1 KiB). */
 export const IOVA_MAG_SIZE = 127;
-/** IOVA_DEPOT_DELAY: 100 ms between depot trims. */
+/** Delay of the depot trimming work (kernel: IOVA_DEPOT_DELAY = 100 ms). */
 export const IOVA_DEPOT_DELAY_NS = 100_000_000;
 
-class Magazine {
-  readonly pfns = new Float64Array(IOVA_MAG_SIZE);
-  size = 0;
-
-  get full(): boolean {
-    return this.size === IOVA_MAG_SIZE;
-  }
-
-  get empty(): boolean {
-    return this.size === 0;
-  }
-
-  push(pfn: number): void {
-    this.pfns[this.size++] = pfn;
-  }
-
-  /** iova_magazine_pop(): from the top, the first pfn ≤ limit; swap-remove. 0 when none fits. */
-  pop(limitPfn: number): number {
-    let i = this.size - 1;
-    while (i >= 0 && this.pfns[i]! > limitPfn) i--;
-    if (i < 0) return 0;
-    const pfn = this.pfns[i]!;
-    this.pfns[i] = this.pfns[--this.size]!;
-    return pfn;
-  }
-}
-
-interface CpuRcache {
-  loaded: Magazine;
-  prev: Magazine;
-}
-
-/** The timer the depot trim uses (the machine's Clock satisfies it). */
+/**
+ * A simulated clock with one-shot timers. The machine's `Clock` satisfies it
+ * structurally; `ManualClock` (flush_queue.ts) is a stand-alone one.
+ */
 export interface TimerClock {
+  /** Current simulated time in ns. */
   now(): number;
+  /** Runs `fn` once the clock reaches `atNs`; returns a handle for clearTimer. */
   setTimer(atNs: number, fn: () => void): unknown;
   clearTimer(handle: unknown): void;
 }
 
-export interface RcacheStats {
-  hits: number;
-  misses: number;
-  swaps: number;
-  depotPushes: number;
-  depotPops: number;
-  trims: number;
+/** order_base_2(size) for size ≥ 1: the rcache size class. */
+export function iovaSizeClass(size: number): number {
+  if (size <= 1) return 0;
+  // fls(size − 1); sizes beyond 2^31 are far above every class anyway.
+  return size > 2 ** 31 ? 32 : 32 - Math.clz32(size - 1);
 }
 
+/** struct iova_magazine: a stack of up to IOVA_MAG_SIZE pfns. */
+class Magazine {
+  readonly pfns = new Float64Array(IOVA_MAG_SIZE);
+  size = 0;
+
+  /**
+   * iova_magazine_pop(): from the top down, the first pfn ≤ highestPfn; its
+   * slot is filled with the last element. 0 when no pfn fits (the kernel
+   * only falls back to the tree when nothing in the magazine is usable).
+   */
+  pop(highestPfn: number): number {
+    const pfns = this.pfns;
+    let i = this.size - 1;
+    while (i >= 0 && pfns[i]! > highestPfn) i--;
+    if (i < 0) return 0;
+    const pfn = pfns[i]!;
+    pfns[i] = pfns[--this.size]!;
+    return pfn;
+  }
+}
+
+/** Counters of one IovaRcache. */
+export interface RcacheStats {
+  /** get() answered from a magazine. */
+  hits: number;
+  /** get() of a cacheable size that found nothing suitable. */
+  misses: number;
+  hitsByClass: number[];
+  missesByClass: number[];
+  /** Sizes of 64 granules or more, which never go through the cache. */
+  bypassed: number;
+  /** pfns accepted by insert(). */
+  inserts: number;
+  /** loaded/prev exchanges, on insert (loaded full) and get (loaded empty). */
+  swaps: number;
+  /** Full magazines moved to the depot. */
+  depotPushes: number;
+  /** Full magazines taken back from the depot by get(). */
+  depotPops: number;
+  /** Depot magazines returned to the tree by the delayed trim. */
+  trims: number;
+  /** pfns given back to the tree (flushes and trims). */
+  pfnsFreed: number;
+}
+
+/** One pfn held by the cache, for accounting. */
+export interface CachedPfn {
+  pfn: number;
+  sizeClass: number;
+  /** CPU whose loaded/prev magazine holds it, or -1 for the depot. */
+  cpu: number;
+}
+
+/**
+ * struct iova_rcache × IOVA_RANGE_CACHE_MAX_SIZE. `freePfn` returns one pfn
+ * to the allocator tree (kernel: remove_iova via iova_magazine_free_pfns).
+ * Without a clock the depot is never trimmed (as if the workqueue never ran).
+ */
 export class IovaRcache {
   readonly cpus: number;
   readonly stats: RcacheStats = {
     hits: 0,
     misses: 0,
+    hitsByClass: new Array<number>(IOVA_RANGE_CACHE_MAX_SIZE).fill(0),
+    missesByClass: new Array<number>(IOVA_RANGE_CACHE_MAX_SIZE).fill(0),
+    bypassed: 0,
+    inserts: 0,
     swaps: 0,
     depotPushes: 0,
     depotPops: 0,
     trims: 0,
+    pfnsFreed: 0,
   };
-  readonly #iovad: IovaDomain;
-  /** [class][cpu] */
-  readonly #cpu: CpuRcache[][];
+  readonly #freePfn: (pfn: number) => void;
+  /** Per class × CPU, flat: index cls * cpus + cpu. */
+  readonly #loaded: Magazine[];
+  readonly #prev: Magazine[];
+  /** Per class, a stack of full magazines (the kernel's singly linked depot list). */
   readonly #depot: Magazine[][];
-  #clock: TimerClock | null = null;
-  readonly #trimArmed: boolean[];
+  readonly #trimTimer: unknown[];
+  #clock: TimerClock | null;
 
-  constructor(iovad: IovaDomain, cpus: number) {
+  constructor(freePfn: (pfn: number) => void, cpus = 1, clock: TimerClock | null = null) {
     if (!Number.isInteger(cpus) || cpus < 1)
       throw new RangeError(`IovaRcache: cpus must be a positive integer, got ${cpus}`);
-    this.#iovad = iovad;
+    this.#freePfn = freePfn;
     this.cpus = cpus;
-    this.#cpu = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, () =>
-      Array.from({ length: cpus }, () => ({ loaded: new Magazine(), prev: new Magazine() })),
-    );
+    this.#clock = clock;
+    const n = IOVA_RANGE_CACHE_MAX_SIZE * cpus;
+    this.#loaded = Array.from({ length: n }, () => new Magazine());
+    this.#prev = Array.from({ length: n }, () => new Magazine());
     this.#depot = Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, () => []);
-    this.#trimArmed = new Array(IOVA_RANGE_CACHE_MAX_SIZE).fill(false);
+    this.#trimTimer = new Array<unknown>(IOVA_RANGE_CACHE_MAX_SIZE).fill(null);
   }
 
-  /** Gives the depot trimmer a clock (without one, full magazines just wait in the depot). */
-  setClock(clock: TimerClock): void {
+  /** The clock the depot trimming runs on (null: no trimming). */
+  get clock(): TimerClock | null {
+    return this.#clock;
+  }
+
+  /** Gives the depot trimmer a clock; a pending trim keeps its old timer. */
+  setClock(clock: TimerClock | null): void {
     this.#clock = clock;
   }
 
-  #class(size: number): number {
-    return size <= 1 ? 0 : Math.ceil(Math.log2(size));
+  #slot(cls: number, cpu: number): number {
+    if (!(cpu >= 0 && cpu < this.cpus && Number.isInteger(cpu)))
+      throw new RangeError(
+        `IovaRcache: cpu must be an integer from 0 to ${this.cpus - 1}, got ${cpu}`,
+      );
+    return cls * this.cpus + cpu;
   }
 
-  #cpuCache(cls: number, cpu: number): CpuRcache {
-    const c = this.#cpu[cls]![cpu];
-    if (c === undefined) throw new RangeError(`cpu must be from 0 to ${this.cpus - 1}, got ${cpu}`);
-    return c;
-  }
-
-  /** __iova_rcache_insert(); false when the size is not cached. */
-  insert(pfn: number, size: number, cpu: number): boolean {
-    const cls = this.#class(size);
+  /**
+   * iova_rcache_insert(): caches a freed range of `size` granules starting at
+   * `pfn` on `cpu`. False when the size class is not cached (the caller then
+   * frees to the tree).
+   */
+  insert(pfn: number, size: number, cpu = 0): boolean {
+    const cls = iovaSizeClass(size);
     if (cls >= IOVA_RANGE_CACHE_MAX_SIZE) return false;
-    const c = this.#cpuCache(cls, cpu);
-    if (c.loaded.full) {
-      if (!c.prev.full) {
-        const t = c.loaded;
-        c.loaded = c.prev;
-        c.prev = t;
+    const i = this.#slot(cls, cpu);
+    let loaded = this.#loaded[i]!;
+    if (loaded.size === IOVA_MAG_SIZE) {
+      const prev = this.#prev[i]!;
+      if (prev.size < IOVA_MAG_SIZE) {
+        this.#loaded[i] = prev;
+        this.#prev[i] = loaded;
+        loaded = prev;
         this.stats.swaps++;
       } else {
-        this.#depot[cls]!.push(c.loaded);
+        // Both full: the loaded magazine goes to the depot, a fresh one
+        // replaces it, and the trim work is scheduled (if not pending).
+        this.#depot[cls]!.push(loaded);
         this.stats.depotPushes++;
-        c.loaded = new Magazine();
-        this.#armTrim(cls);
+        loaded = new Magazine();
+        this.#loaded[i] = loaded;
+        this.#scheduleTrim(cls);
       }
     }
-    c.loaded.push(pfn);
+    loaded.pfns[loaded.size++] = pfn;
+    this.stats.inserts++;
     return true;
   }
 
-  /** __iova_rcache_get(): `limitPfnExclusive - size` is the highest acceptable pfn. 0 on a miss. */
-  get(size: number, limitPfnExclusive: number, cpu: number): number {
-    const cls = this.#class(size);
-    if (cls >= IOVA_RANGE_CACHE_MAX_SIZE) return 0;
-    const c = this.#cpuCache(cls, cpu);
-    let has = false;
-    if (!c.loaded.empty) has = true;
-    else if (!c.prev.empty) {
-      const t = c.loaded;
-      c.loaded = c.prev;
-      c.prev = t;
-      this.stats.swaps++;
-      has = true;
-    } else if (this.#depot[cls]!.length > 0) {
-      c.loaded = this.#depot[cls]!.pop()!;
-      this.stats.depotPops++;
-      has = true;
+  /**
+   * iova_rcache_get(): a cached pfn for `size` granules whose range ends
+   * below `limitPfnExclusive` (alloc_iova_fast passes limit_pfn + 1; the
+   * highest acceptable start is that minus `size`). 0 on a miss.
+   */
+  get(size: number, limitPfnExclusive: number, cpu = 0): number {
+    const cls = iovaSizeClass(size);
+    if (cls >= IOVA_RANGE_CACHE_MAX_SIZE) {
+      this.stats.bypassed++;
+      return 0;
     }
-    const pfn = has ? c.loaded.pop(limitPfnExclusive - size) : 0;
-    if (pfn === 0) this.stats.misses++;
-    else this.stats.hits++;
+    const i = this.#slot(cls, cpu);
+    let loaded = this.#loaded[i]!;
+    let pfn = 0;
+    let has = true;
+    if (loaded.size === 0) {
+      const prev = this.#prev[i]!;
+      if (prev.size !== 0) {
+        this.#loaded[i] = prev;
+        this.#prev[i] = loaded;
+        loaded = prev;
+        this.stats.swaps++;
+      } else {
+        const depot = this.#depot[cls]!;
+        if (depot.length > 0) {
+          // The empty loaded magazine is dropped for the newest depot one.
+          loaded = depot.pop()!;
+          this.#loaded[i] = loaded;
+          this.stats.depotPops++;
+        } else has = false;
+      }
+    }
+    if (has) pfn = loaded.pop(limitPfnExclusive - size);
+    if (pfn === 0) {
+      this.stats.misses++;
+      this.stats.missesByClass[cls]!++;
+    } else {
+      this.stats.hits++;
+      this.stats.hitsByClass[cls]!++;
+    }
     return pfn;
   }
 
-  #armTrim(cls: number): void {
-    if (this.#clock === null || this.#trimArmed[cls]) return;
-    this.#trimArmed[cls] = true;
-    this.#clock.setTimer(this.#clock.now() + IOVA_DEPOT_DELAY_NS, () => this.#trim(cls));
+  /** schedule_delayed_work(): a no-op while the work is already pending. */
+  #scheduleTrim(cls: number): void {
+    const clock = this.#clock;
+    if (clock === null || this.#trimTimer[cls] !== null) return;
+    this.#trimTimer[cls] = clock.setTimer(clock.now() + IOVA_DEPOT_DELAY_NS, () =>
+      this.#depotWork(cls),
+    );
   }
 
-  /** iova_depot_work_func(): one magazine back to the tree while the depot outgrows the CPU count. */
-  #trim(cls: number): void {
-    this.#trimArmed[cls] = false;
+  /**
+   * iova_depot_work_func(): while the depot holds more magazines than there
+   * are online CPUs, the newest one goes back to the tree, then the work is
+   * scheduled again; otherwise it stops.
+   */
+  #depotWork(cls: number): void {
+    this.#trimTimer[cls] = null;
     const depot = this.#depot[cls]!;
-    if (depot.length > this.cpus) {
-      const mag = depot.pop()!;
-      this.#freeMagazine(mag);
-      this.stats.trims++;
-    }
-    if (depot.length > this.cpus) this.#armTrim(cls);
+    if (depot.length <= this.cpus) return;
+    this.#freeMagazine(depot.pop()!);
+    this.stats.trims++;
+    this.#scheduleTrim(cls);
   }
 
+  /** iova_magazine_free_pfns(): in slot order, each pfn back to the tree. */
   #freeMagazine(mag: Magazine): void {
-    for (let i = 0; i < mag.size; i++) this.#iovad.freeIova(mag.pfns[i]!);
+    const n = mag.size;
     mag.size = 0;
+    for (let k = 0; k < n; k++) this.#freePfn(mag.pfns[k]!);
+    this.stats.pfnsFreed += n;
   }
 
-  /** free_cpu_cached_iovas() */
+  /** free_cpu_cached_iovas(): one CPU's loaded and prev magazines of every class (also CPU hot-unplug). */
   flushCpu(cpu: number): void {
     for (let cls = 0; cls < IOVA_RANGE_CACHE_MAX_SIZE; cls++) {
-      const c = this.#cpuCache(cls, cpu);
-      this.#freeMagazine(c.loaded);
-      this.#freeMagazine(c.prev);
+      const i = this.#slot(cls, cpu);
+      this.#freeMagazine(this.#loaded[i]!);
+      this.#freeMagazine(this.#prev[i]!);
     }
   }
 
-  /** free_global_cached_iovas() */
+  /** free_global_cached_iovas(): every depot magazine of every class. */
   flushDepot(): void {
-    for (const depot of this.#depot) while (depot.length > 0) this.#freeMagazine(depot.pop()!);
+    for (const depot of this.#depot) {
+      while (depot.length > 0) this.#freeMagazine(depot.pop()!);
+    }
   }
 
-  /** Every CPU's magazines and the depot, back to the tree (alloc_iova_fast's retry). */
+  /** What alloc_iova_fast does before its retry: every online CPU, then the depot. */
   flushAll(): void {
     for (let cpu = 0; cpu < this.cpus; cpu++) this.flushCpu(cpu);
     this.flushDepot();
   }
 
-  /** How many pfns are cached, per size class. */
-  cachedCounts(): number[] {
-    return this.#cpu.map(
-      (per, cls) =>
-        per.reduce((s, c) => s + c.loaded.size + c.prev.size, 0) +
-        this.#depot[cls]!.reduce((s, m) => s + m.size, 0),
-    );
+  /**
+   * free_iova_rcaches(): cancels the trim work and drops every magazine
+   * WITHOUT returning pfns (the tree is being torn down with the domain).
+   */
+  destroy(): void {
+    for (let cls = 0; cls < IOVA_RANGE_CACHE_MAX_SIZE; cls++) {
+      const t = this.#trimTimer[cls];
+      if (t !== null && this.#clock !== null) this.#clock.clearTimer(t);
+      this.#trimTimer[cls] = null;
+      this.#depot[cls]!.length = 0;
+    }
+    for (const m of this.#loaded) m.size = 0;
+    for (const m of this.#prev) m.size = 0;
   }
 
-  depotSize(cls: number): number {
-    return this.#depot[cls]?.length ?? 0;
+  /** Full magazines waiting in the depot of one size class. */
+  depotSize(sizeClass: number): number {
+    return this.#depot[sizeClass]?.length ?? 0;
+  }
+
+  /** Whether the trim work of a size class is pending. */
+  trimPending(sizeClass: number): boolean {
+    return (this.#trimTimer[sizeClass] ?? null) !== null;
+  }
+
+  /** pfns in `cpu`'s loaded and prev magazines of a class (loaded first, bottom to top). */
+  magazineContents(sizeClass: number, cpu: number): { loaded: number[]; prev: number[] } {
+    const i = this.#slot(sizeClass, cpu);
+    const l = this.#loaded[i]!;
+    const p = this.#prev[i]!;
+    return {
+      loaded: Array.from(l.pfns.subarray(0, l.size)),
+      prev: Array.from(p.pfns.subarray(0, p.size)),
+    };
+  }
+
+  /** How many pfns are cached per size class (all CPUs and the depot). */
+  cachedCounts(): number[] {
+    const out = new Array<number>(IOVA_RANGE_CACHE_MAX_SIZE).fill(0);
+    for (let cls = 0; cls < IOVA_RANGE_CACHE_MAX_SIZE; cls++) {
+      for (let cpu = 0; cpu < this.cpus; cpu++) {
+        const i = cls * this.cpus + cpu;
+        out[cls]! += this.#loaded[i]!.size + this.#prev[i]!.size;
+      }
+      for (const m of this.#depot[cls]!) out[cls]! += m.size;
+    }
+    return out;
+  }
+
+  /** Every cached pfn with its class and holder (for leak accounting). */
+  cachedPfns(): CachedPfn[] {
+    const out: CachedPfn[] = [];
+    for (let cls = 0; cls < IOVA_RANGE_CACHE_MAX_SIZE; cls++) {
+      for (let cpu = 0; cpu < this.cpus; cpu++) {
+        const i = cls * this.cpus + cpu;
+        for (const m of [this.#loaded[i]!, this.#prev[i]!])
+          for (let k = 0; k < m.size; k++) out.push({ pfn: m.pfns[k]!, sizeClass: cls, cpu });
+      }
+      for (const m of this.#depot[cls]!)
+        for (let k = 0; k < m.size; k++) out.push({ pfn: m.pfns[k]!, sizeClass: cls, cpu: -1 });
+    }
+    return out;
   }
 }
