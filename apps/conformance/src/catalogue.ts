@@ -40,8 +40,14 @@ export interface Clause {
   presets: PresetName[];
   /** Where the behaviour comes from in the kernel. */
   source: string;
-  /** The first dispatch design whose kernel has this behaviour; older designs are expected to differ. */
-  since?: "phys";
+  /**
+   * What the behaviour needs of the dispatch design; designs without it are
+   * expected to differ. "phys": the 6.18/6.19 physical-address API.
+   * "dma-iommu-flag": the IOVA two-step API, which only reaches devices that
+   * carry dev->dma_iommu (6.12 direct calls on); under an ops-table design
+   * use_dma_iommu() is false and dma_iova_try_alloc() always fails.
+   */
+  since?: "phys" | "dma-iommu-flag";
   check(ctx: CheckContext): void;
 }
 
@@ -1034,10 +1040,11 @@ export const CATALOGUE: Clause[] = [
     title: "iova_link: an unaligned phys at offset > 0 is -EIO",
     presets: ["I-C"],
     source: "dma-iommu.c dma_iova_link",
+    since: "dma-iommu-flag",
     check(ctx) {
       const s = ctx.make();
       const st = { addr: 0, size: 0, useSwiotlb: false };
-      s.dma.iovaTryAlloc(s.dev, st, 0, 16384);
+      eq(s.dma.iovaTryAlloc(s.dev, st, 0, 16384), true, "try_alloc");
       eq(s.dma.iovaLink(s.dev, st, 0x10000100, 4096, 4096, DMA_TO_DEVICE), -EIO, "link");
       s.dma.iovaFree(s.dev, st);
     },
@@ -1047,10 +1054,11 @@ export const CATALOGUE: Clause[] = [
     title: "I-N with REQUIRE_COHERENT: iova_link -EOPNOTSUPP",
     presets: ["I-N"],
     source: "dma-iommu.c",
+    since: "dma-iommu-flag",
     check(ctx) {
       const s = ctx.make();
       const st = { addr: 0, size: 0, useSwiotlb: false };
-      s.dma.iovaTryAlloc(s.dev, st, 0, 4096);
+      eq(s.dma.iovaTryAlloc(s.dev, st, 0, 4096), true, "try_alloc");
       eq(
         s.dma.iovaLink(s.dev, st, 0x50000000, 0, 4096, DMA_TO_DEVICE, DMA_ATTR_REQUIRE_COHERENT),
         -EOPNOTSUPP,

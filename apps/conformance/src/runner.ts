@@ -41,7 +41,9 @@ export function planCells(filters: Filters = {}): CellSpec[] {
 }
 
 function predates(design: DispatchDesign, clause: Clause): boolean {
-  return clause.since === "phys" && !DESIGNS[design].physOps;
+  if (clause.since === "phys") return !DESIGNS[design].physOps;
+  if (clause.since === "dma-iommu-flag") return !DESIGNS[design].iommuDirectCall;
+  return false;
 }
 
 /** Runs one cell. Deterministic: a cell builds its own systems and shares nothing. */

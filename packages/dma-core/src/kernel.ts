@@ -1582,6 +1582,9 @@ export class DmaKernel implements KernelContext {
 
   /** dma_iova_free() */
   iovaFree(dev: Device, state: DmaIovaState): void {
+    // A state that try_alloc never filled holds no IOVA: the kernel would
+    // hand a zero-length range to the allocator, which finds nothing to free.
+    if (state.size === 0) return;
     this.iommu?.iovaFree(dev, state);
   }
 

@@ -34,7 +34,10 @@ test("an unmapped IOVA faults like VT-d (write 0x05, read 0x06) and memory stays
   m.memory.fill(0x102400000, 0x1000, 0x5a);
   // The first page is mapped, the second is not: the whole write is refused.
   assertEquals(dev.engine.write(0x100f00, new Uint8Array(0x200).fill(0xee)), false);
-  assertEquals(m.memory.read(0x102400f00, 0x100).every((b) => b === 0x5a), true);
+  assertEquals(
+    m.memory.read(0x102400f00, 0x100).every((b) => b === 0x5a),
+    true,
+  );
   const w = dev.engine.lastFault!;
   assertEquals([w.code, w.access, w.iova, w.deviceId], [0x05, "write", 0x101000, "00:01.0"]);
   assertEquals(
@@ -43,7 +46,11 @@ test("an unmapped IOVA faults like VT-d (write 0x05, read 0x06) and memory stays
   );
   const buf = new Uint8Array(64).fill(7);
   assertEquals(dev.engine.read(0x20000, buf), false);
-  assertEquals(buf.every((b) => b === 7), true, "a refused read leaves the destination alone");
+  assertEquals(
+    buf.every((b) => b === 7),
+    true,
+    "a refused read leaves the destination alone",
+  );
   assertEquals(dev.engine.lastFault!.code, 0x06);
   assertEquals(dev.engine.lastFault!.message.includes("PTE Read access is not set"), true);
   assertEquals(unit.faults.length, 2, "the unit's fault log has both records");
@@ -166,7 +173,9 @@ test("property: device writes through an identity domain (and with no IOMMU) equ
         { maxLength: 25 },
       ),
       (identity, ops) => {
-        const m = identity ? createMachine("q35-vtd", { ramGiB: 1 }) : createMachine("q35", { ramGiB: 1 });
+        const m = identity
+          ? createMachine("q35-vtd", { ramGiB: 1 })
+          : createMachine("q35", { ramGiB: 1 });
         const dev = m.device(EDU_NAME);
         if (identity) dev.iommu!.attachDevice(dev.iommuId, dev.iommu!.allocDomain(DOMAIN_IDENTITY));
         const base = 0x300000;
@@ -191,7 +200,12 @@ test("a DmaEngine can be built on a board of one's own with a device behind an S
     name: "soc",
     ram: [{ start: 0x80000000, size: 2 ** 28 }],
     iommus: [
-      { name: "smmu", kind: "smmuv3", pageTable: { format: "arm-lpae", granule: 4096 }, covers: ["dma0"] },
+      {
+        name: "smmu",
+        kind: "smmuv3",
+        pageTable: { format: "arm-lpae", granule: 4096 },
+        covers: ["dma0"],
+      },
     ],
     devices: [{ name: "dma0", iommuId: "0x10", coherent: false }],
   });

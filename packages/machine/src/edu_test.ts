@@ -43,10 +43,22 @@ test("edu: RAM → device → RAM round trip of 1000 bytes, like the oracle's ed
   assert(!edu.busy);
   const out = m.memory.read(b, 4096);
   assertEquals([...out.subarray(0x20, 0x20 + 1000)], [...src.subarray(0x10, 0x10 + 1000)]);
-  assertEquals(out.subarray(0, 0x20).every((x) => x === 0), true);
-  assertEquals(out.subarray(0x20 + 1000).every((x) => x === 0), true);
+  assertEquals(
+    out.subarray(0, 0x20).every((x) => x === 0),
+    true,
+  );
+  assertEquals(
+    out.subarray(0x20 + 1000).every((x) => x === 0),
+    true,
+  );
   assertEquals(unit.faults.length, 0);
-  assertEquals(edu.lastTransfer, { toRam: true, bus: 0xffffe020, count: 1000, ok: true, at: 200 * MS });
+  assertEquals(edu.lastTransfer, {
+    toRam: true,
+    bus: 0xffffe020,
+    count: 1000,
+    ok: true,
+    at: 200 * MS,
+  });
 });
 
 test("edu: a transfer through a never-mapped IOVA completes (start bit clears) but moves nothing", () => {
@@ -60,11 +72,18 @@ test("edu: a transfer through a never-mapped IOVA completes (start bit clears) b
   edu.startDma(EDU_BUF_ADDR, 0x10000, 64, true);
   m.clock.advance(100 * MS);
   assert(!edu.busy);
-  assertEquals(m.memory.read(0x10000, 64).every((x) => x === 0), true);
+  assertEquals(
+    m.memory.read(0x10000, 64).every((x) => x === 0),
+    true,
+  );
   edu.startDma(0x20000, EDU_BUF_ADDR, 64, false);
   m.clock.advance(100 * MS);
   assert(!edu.busy);
-  assertEquals(edu.buffer.subarray(0, 64).every((x) => x === 0xcc), true, "buffer kept its bytes");
+  assertEquals(
+    edu.buffer.subarray(0, 64).every((x) => x === 0xcc),
+    true,
+    "buffer kept its bytes",
+  );
   assertEquals(
     unit.faults.map((f) => [f.access, f.iova, f.code]),
     [
@@ -101,7 +120,10 @@ test("edu: the device address is ANDed with dma_mask before it reaches RAM", () 
   edu.buffer.fill(0x99, 0, 8);
   edu.startDma(EDU_BUF_ADDR, 0x1_0040_0000, 8, true);
   m.clock.advance(100 * MS);
-  assertEquals(m.memory.read(0x400000, 8).every((x) => x === 0x99), true);
+  assertEquals(
+    m.memory.read(0x400000, 8).every((x) => x === 0x99),
+    true,
+  );
   assertEquals(edu.lastTransfer!.bus, 0x400000);
 });
 
@@ -112,7 +134,10 @@ test("edu: a range outside the 4 KiB buffer is refused and logged as a guest err
   edu.startDma(0x200000, EDU_BUF_ADDR + 0xf00, 0x200, false);
   m.clock.advance(100 * MS);
   assert(!edu.busy);
-  assertEquals(edu.buffer.every((x) => x === 0), true);
+  assertEquals(
+    edu.buffer.every((x) => x === 0),
+    true,
+  );
   assertEquals(edu.guestErrors.length, 1);
 });
 

@@ -29,28 +29,37 @@ test("q35-vtd matches the oracle's board (QEMU 7.2 q35, -m 6G, intel-iommu, edu)
     assertEquals(m.pciHostBridge.ecam, { start: 0xb0000000, size: 256 * 2 ** 20 });
     assertEquals(m.memory.rangeAt(0xb0000000)?.kind, "mmio");
   });
-  await t.step("one VT-d unit dmar0: pgsize bitmap 0x40201000, 39-bit aperture, MSI window reserved", () => {
-    assertEquals([...m.iommus.keys()], ["dmar0"]);
-    const unit = m.iommus.get("dmar0")!;
-    assertEquals(unit.kind, "vtd");
-    const d = unit.allocDomain(DOMAIN_DMA);
-    assertEquals(d.pgsizeBitmap, 0x40201000);
-    assertEquals(d.geometry.apertureEnd, 2 ** 39 - 1);
-    assertEquals(
-      unit.reservedRegions.map((r) => [r.start, r.size, r.type]),
-      [[0xfee00000, 2 ** 20, "msi"]],
-    );
-    assertEquals(m.memory.rangeAt(0xfed90000)?.name.startsWith("DMAR"), true);
-  });
-  await t.step("the edu device: coherent PCI device 00:01.0, BAR0 1 MiB at 0xfea00000, ident 0x10000ed", () => {
-    const dev = m.device(EDU_NAME);
-    assertEquals([dev.iommuId, dev.coherent, dev.pci, dev.dmaAddressBits], ["00:01.0", true, true, 64]);
-    assertEquals(dev.bars, [{ start: 0xfea00000, size: 2 ** 20 }]);
-    assertEquals(dev.edu!.barPhys, 0xfea00000);
-    assertEquals(dev.edu!.readReg(0), 0x10000ed);
-    assertEquals(m.iommuFor(EDU_NAME), m.iommus.get("dmar0"));
-    assertEquals(m.memory.rangeAt(0xfea00000)?.owner, EDU_NAME);
-  });
+  await t.step(
+    "one VT-d unit dmar0: pgsize bitmap 0x40201000, 39-bit aperture, MSI window reserved",
+    () => {
+      assertEquals([...m.iommus.keys()], ["dmar0"]);
+      const unit = m.iommus.get("dmar0")!;
+      assertEquals(unit.kind, "vtd");
+      const d = unit.allocDomain(DOMAIN_DMA);
+      assertEquals(d.pgsizeBitmap, 0x40201000);
+      assertEquals(d.geometry.apertureEnd, 2 ** 39 - 1);
+      assertEquals(
+        unit.reservedRegions.map((r) => [r.start, r.size, r.type]),
+        [[0xfee00000, 2 ** 20, "msi"]],
+      );
+      assertEquals(m.memory.rangeAt(0xfed90000)?.name.startsWith("DMAR"), true);
+    },
+  );
+  await t.step(
+    "the edu device: coherent PCI device 00:01.0, BAR0 1 MiB at 0xfea00000, ident 0x10000ed",
+    () => {
+      const dev = m.device(EDU_NAME);
+      assertEquals(
+        [dev.iommuId, dev.coherent, dev.pci, dev.dmaAddressBits],
+        ["00:01.0", true, true, 64],
+      );
+      assertEquals(dev.bars, [{ start: 0xfea00000, size: 2 ** 20 }]);
+      assertEquals(dev.edu!.barPhys, 0xfea00000);
+      assertEquals(dev.edu!.readReg(0), 0x10000ed);
+      assertEquals(m.iommuFor(EDU_NAME), m.iommus.get("dmar0"));
+      assertEquals(m.memory.rangeAt(0xfea00000)?.owner, EDU_NAME);
+    },
+  );
   await t.step("one CPU, 64-byte lines, x86 zones and 8-byte kmalloc alignment", () => {
     assertEquals(m.cpus, 1);
     assertEquals(m.cache.lineSize, 64);
@@ -79,7 +88,10 @@ test("q35 follows QEMU's below-4G rule: 2 GiB low once RAM reaches 2.75 GiB, els
   assertEquals(q35LowMemSize(0xb0000000), 0x80000000);
   assertEquals(q35LowMemSize(0xaffff000), 0xaffff000);
   const small = createMachine("q35", { ramGiB: 2.5 });
-  assertEquals(small.memory.ramRanges.map((r) => [r.start, r.size]), [[0, 2.5 * GiB]]);
+  assertEquals(
+    small.memory.ramRanges.map((r) => [r.start, r.size]),
+    [[0, 2.5 * GiB]],
+  );
   // The hole starts where low RAM ends; with no RAM above 4 GiB the 64-bit window starts at 4 GiB.
   assertEquals(small.pciHostBridge.windows[1], {
     start: 0xa0000000,
@@ -99,7 +111,12 @@ test("q35 follows QEMU's below-4G rule: 2 GiB low once RAM reaches 2.75 GiB, els
 });
 
 test("q35 options: CPUs, caching mode, the edu dma_mask and cache settings reach the board", () => {
-  const m = createMachine("q35-vtd", { cpus: 4, cachingMode: true, eduDmaBits: 32, cache: { lineSize: 128 } });
+  const m = createMachine("q35-vtd", {
+    cpus: 4,
+    cachingMode: true,
+    eduDmaBits: 32,
+    cache: { lineSize: 128 },
+  });
   assertEquals(m.cpus, 4);
   assertEquals(m.iommus.get("dmar0")!.cachingMode, true);
   assertEquals(m.device(EDU_NAME).engine.addressBits, 32);
@@ -110,7 +127,10 @@ test("q35 options: CPUs, caching mode, the edu dma_mask and cache settings reach
 
 test("arm64-virt-smmuv3: QEMU virt memory map, SMMUv3 LPAE tables, non-coherent device, arm64 zones", () => {
   const m = createMachine("arm64-virt-smmuv3");
-  assertEquals(m.memory.ramRanges.map((r) => [r.start, r.size]), [[GiB, 4 * GiB]]);
+  assertEquals(
+    m.memory.ramRanges.map((r) => [r.start, r.size]),
+    [[GiB, 4 * GiB]],
+  );
   assertEquals(
     m.pciHostBridge.windows.map((w) => [w.start, w.end]),
     [
@@ -132,7 +152,11 @@ test("arm64-virt-smmuv3: QEMU virt memory map, SMMUv3 LPAE tables, non-coherent 
   const g64 = createMachine("arm64-virt-smmuv3", { granule: 65536, coherent: true });
   assertEquals(g64.iommus.get("smmuv3.0")!.allocDomain(DOMAIN_DMA).pgsizeBitmap, 0x20010000);
   assertEquals(g64.device(EDU_NAME).coherent, true);
-  assertThrows(() => createMachine("arm64-virt", { granule: 8192 as never }), RangeError, "granule");
+  assertThrows(
+    () => createMachine("arm64-virt", { granule: 8192 as never }),
+    RangeError,
+    "granule",
+  );
 });
 
 test("arm64-virt without the SMMU: the device addresses RAM directly", () => {
