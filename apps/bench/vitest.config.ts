@@ -1,0 +1,3 @@
+import { config } from "@dmasim/vitest-config";
+
+export default config();
