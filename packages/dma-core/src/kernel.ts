@@ -92,14 +92,43 @@ export interface DmaKernelOptions {
   name?: string;
 }
 
-/** What kind of map a DMA-debug/ownership observer sees. */
-export interface MapObserver {
+/**
+ * What an observer of the DMA API sees (an ownership checker, a tracer).
+ * Observers watch; they never change what the API returns.
+ */
+export interface DmaApiObserver {
+  /** A successful map or allocation (for sg: once per mapped DMA segment). */
   onMap?(
     dev: Device,
     kind: "phys" | "sg" | "coherent" | "noncoherent",
-    info: Record<string, unknown>,
+    info: { addr: number; size: number; dir: number; phys: number },
   ): void;
+  /** A successful dma_map_sg: the list as the driver passed it, and the segments mapped. */
+  onMapSg?(
+    dev: Device,
+    sgl: readonly Scatterlist[],
+    nents: number,
+    count: number,
+    dir: number,
+  ): void;
+  /** An unmap or free of the mapping that starts at `addr`, before the back end runs. */
+  onUnmap?(dev: Device, addr: number): void;
+  /** A single sync call (before the back end runs, whether or not it needs to do anything). */
+  onSync?(dev: Device, addr: number, size: number, dir: number, forCpu: boolean): void;
+  /** An sg sync call, nents as passed to the map. */
+  onSyncSg?(
+    dev: Device,
+    sgl: readonly Scatterlist[],
+    nents: number,
+    dir: number,
+    forCpu: boolean,
+  ): void;
+  /** A CPU load or store that reached physical memory (one call per page piece). */
+  onCpuAccess?(kind: "read" | "write", pa: number, len: number): void;
 }
+
+/** The observer interface's earlier name. */
+export type MapObserver = DmaApiObserver;
 
 export interface DmaKernelStats {
   /** Calls made through a dma_map_ops table (each an indirect call in the kernel). */
@@ -174,7 +203,7 @@ export class DmaKernel implements KernelContext {
   /** Live mappings per device, keyed by bus address (entries are pooled: no allocation per map). */
   readonly #live = new Map<Device, Map<number, LiveMapping>>();
   readonly #freeEntries: LiveMapping[] = [];
-  readonly #observers: MapObserver[] = [];
+  readonly #observers: DmaApiObserver[] = [];
 
   constructor(options: DmaKernelOptions) {
     if (!options || typeof options !== "object" || !options.platform) {
@@ -381,7 +410,7 @@ export class DmaKernel implements KernelContext {
     }
   }
 
-  addObserver(o: MapObserver): void {
+  addObserver(o: DmaApiObserver): void {
     this.#observers.push(o);
   }
 
@@ -938,6 +967,8 @@ export class DmaKernel implements KernelContext {
     if (ents > 0) {
       for (let i = 0; i < ents; i++)
         this.#recordMap(dev, "sg", sgl[i]!.dmaAddress, sgl[i]!.dmaLength, dir, sgl[i]!.phys);
+      for (let i = 0; i < this.#observers.length; i++)
+        this.#observers[i]!.onMapSg?.(dev, sgl, nents, ents, dir);
       return ents;
     }
     if (ents !== -EINVAL && ents !== -ENOMEM && ents !== -EIO && ents !== -EREMOTEIO) {
@@ -1066,6 +1097,8 @@ export class DmaKernel implements KernelContext {
       size,
       0,
     );
+    for (let i = 0; i < this.#observers.length; i++)
+      this.#observers[i]!.onSync?.(dev, addr, size, dir, forCpu);
     if (!this.devNeedSync(dev)) return; // the inline wrapper's fast path
     const ops = this.getDmaOps(dev);
     if (this.mapDirect(dev, ops)) {
@@ -1123,6 +1156,8 @@ export class DmaKernel implements KernelContext {
         `syncSg: nents must be an integer from 1 to the list length ${sgl.length}, got ${nents}`,
       );
     }
+    for (let i = 0; i < this.#observers.length; i++)
+      this.#observers[i]!.onSyncSg?.(dev, sgl, nents, dir, forCpu);
     if (!this.devNeedSync(dev)) return;
     const ops = this.getDmaOps(dev);
     if (this.mapDirect(dev, ops)) {
@@ -1640,6 +1675,8 @@ export class DmaKernel implements KernelContext {
     this.#cpuAccess(va, len, (pa, off, n, unc) => {
       if (unc) this.platform.cache.cpuReadUncached(pa, out, off, n);
       else this.platform.cache.cpuReadInto(pa, out, off, n);
+      for (let i = 0; i < this.#observers.length; i++)
+        this.#observers[i]!.onCpuAccess?.("read", pa, n);
     });
     return out;
   }
@@ -1649,6 +1686,8 @@ export class DmaKernel implements KernelContext {
     this.#cpuAccess(va, data.length, (pa, off, n, unc) => {
       if (unc) this.platform.cache.cpuWriteUncached(pa, data, off, n);
       else this.platform.cache.cpuWrite(pa, data, off, n);
+      for (let i = 0; i < this.#observers.length; i++)
+        this.#observers[i]!.onCpuAccess?.("write", pa, n);
     });
   }
 
@@ -1890,6 +1929,7 @@ export class DmaKernel implements KernelContext {
   }
 
   #recordUnmap(dev: Device, addr: number): void {
+    for (let i = 0; i < this.#observers.length; i++) this.#observers[i]!.onUnmap?.(dev, addr);
     const m = this.#live.get(dev);
     const e = m?.get(addr);
     if (e === undefined) return;
