@@ -12,6 +12,7 @@ export * from "./dummy_ops.ts";
 export * from "./gart_ops.ts";
 export * from "./kconfig.ts";
 export * from "./matrix.ts";
+export * from "./ownership.ts";
 export * from "./profiles.ts";
 export * from "./system.ts";
 export * from "./tce_ops.ts";

@@ -92,6 +92,11 @@ export class IommuUnit implements DomainOwner {
   readonly #granule: number;
   #seq = 0;
 
+  /** The smallest page its tables map: 4 KiB on VT-d, the granule on Arm LPAE. */
+  get granule(): number {
+    return this.#granule;
+  }
+
   constructor(options: IommuUnitOptions) {
     if (!options || typeof options.name !== "string")
       throw new TypeError("IommuUnit: options.name is required");
