@@ -4,6 +4,8 @@
 // numbered clause does.
 import { dummyOps } from "@dmasim/arch";
 import {
+  DMA_ATTR_ALLOC_SINGLE_PAGES,
+  DMA_ATTR_FORCE_CONTIGUOUS,
   DMA_ATTR_MMIO,
   DMA_ATTR_NO_KERNEL_MAPPING,
   DMA_ATTR_NO_WARN,
@@ -76,6 +78,21 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C002",
+    title: "32-bit dma_addr_t: set_mask(64) succeeds and stores the truncated 0xFFFFFFFF",
+    presets: ["D-C", "I-C"],
+    source: "mapping.c dma_set_mask",
+    check(ctx) {
+      const s = ctx.make({ config: { DMA_ADDR_T_32BIT: true } });
+      const d = s.dma.addDevice({ name: "addr32", pci: true });
+      eq(s.dma.setMask(d, DMA_BIT_MASK(24)), 0, "setMask(24)");
+      eq(s.dma.setMask(d, DMA_BIT_MASK(64)), 0, "setMask(64)");
+      eq(d.dmaMask, DMA_BIT_MASK(32), "stored mask");
+      eq(s.dma.setCoherentMask(d, DMA_BIT_MASK(40)), 0, "setCoherentMask(40)");
+      eq(d.coherentDmaMask, DMA_BIT_MASK(32), "stored coherent mask");
+    },
+  },
+  {
     id: "C003",
     title: "dma-direct accepts every mask of 32 bits or more",
     presets: ["D-C", "D-C0"],
@@ -93,6 +110,36 @@ export const CATALOGUE: Clause[] = [
     check(ctx) {
       const s = ctx.make();
       eq(s.dma.setMask(s.dev, DMA_BIT_MASK(24)), 0, "24-bit mask");
+    },
+  },
+  {
+    id: "C006",
+    title:
+      "ops without dma_supported accept every mask; with one its verdict counts, even with dma_ops_bypass",
+    presets: ["OPS"],
+    source: "mapping.c dma_supported",
+    check(ctx) {
+      const s = ctx.make({ config: { DMA_OPS_BYPASS: true } });
+      const plain = s.dma.addDevice({ name: "plain", pci: true });
+      s.dma.setDmaOps(plain, { name: "no_dma_supported", mapPhys: (_d, p) => p });
+      eq(s.dma.setMask(plain, DMA_BIT_MASK(20)), 0, "20-bit mask without a callback");
+      eq(plain.dmaMask, DMA_BIT_MASK(20), "stored");
+      const asked: bigint[] = [];
+      const picky = s.dma.addDevice({ name: "picky", pci: true });
+      s.dma.setDmaOps(picky, {
+        name: "picky_ops",
+        mapPhys: (_d, p) => p,
+        dmaSupported: (_d, m) => {
+          asked.push(m);
+          return m >= DMA_BIT_MASK(40);
+        },
+      });
+      eq(s.dma.setMask(picky, DMA_BIT_MASK(32)), -EIO, "32-bit mask refused by the callback");
+      eq(picky.dmaMask, DMA_BIT_MASK(32), "mask unchanged after the refusal");
+      eq(s.dma.setMask(picky, DMA_BIT_MASK(48)), 0, "48-bit mask accepted");
+      picky.dmaOpsBypass = true;
+      eq(s.dma.setMask(picky, DMA_BIT_MASK(36)), -EIO, "bypass set: the callback still decides");
+      eq(asked, [DMA_BIT_MASK(32), DMA_BIT_MASK(48), DMA_BIT_MASK(36)], "callback consulted");
     },
   },
   {
@@ -402,6 +449,36 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C032",
+    title:
+      "alloc_noncontiguous with an attribute other than ALLOC_SINGLE_PAGES: NULL and a warning",
+    presets: ["D-C", "I-C"],
+    source: "mapping.c dma_alloc_noncontiguous",
+    check(ctx) {
+      const s = ctx.make();
+      for (const attr of [DMA_ATTR_NO_WARN, DMA_ATTR_FORCE_CONTIGUOUS, DMA_ATTR_SKIP_CPU_SYNC])
+        eq(
+          s.dma.allocNoncontiguous(s.dev, 8192, DMA_BIDIRECTIONAL, GFP_KERNEL, attr),
+          null,
+          `attrs ${attr}`,
+        );
+      eq(
+        s.log.events.filter((e) => e.message.includes("DMA_ATTR_ALLOC_SINGLE_PAGES")).length,
+        1,
+        "one warning",
+      );
+      const t = s.dma.allocNoncontiguous(
+        s.dev,
+        8192,
+        DMA_BIDIRECTIONAL,
+        GFP_KERNEL,
+        DMA_ATTR_ALLOC_SINGLE_PAGES,
+      );
+      expect(t !== null, "ALLOC_SINGLE_PAGES is accepted");
+      s.dma.freeNoncontiguous(s.dev, 8192, t, DMA_BIDIRECTIONAL);
+    },
+  },
+  {
     id: "C033",
     title: "free_coherent with IRQs disabled warns and still frees; NULL cpu_addr is a no-op",
     presets: ["D-C", "I-C"],
@@ -470,6 +547,28 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C039",
+    title: "dma_capable checks the end: a buffer straddling the 32-bit limit is bounced",
+    presets: ["D-N"],
+    source: "dma-direct.h dma_capable",
+    check(ctx) {
+      // arm64 RAM runs contiguously across 4 GiB; the pool moves out of the way.
+      const s = ctx.make({ maskBits: 32, swiotlbStart: 0x80000000 });
+      const below = 2 ** 32 - 4096;
+      // The map only reads the buffer; its tail is the first bytes above 4 GiB.
+      expect(s.machine.pages.allocPagesAt(below, 0), "RAM at 0xfffff000");
+      const fits = s.dma.mapPhys(s.dev, below, 4096, DMA_TO_DEVICE);
+      eq(fits, below, "ending at 0xffffffff: direct");
+      s.dma.unmapPhys(s.dev, fits, 4096, DMA_TO_DEVICE);
+      const straddle = s.dma.mapPhys(s.dev, below + 2048, 4096, DMA_TO_DEVICE);
+      expect(
+        straddle !== DMA_MAPPING_ERROR && s.dma.swiotlb!.isSwiotlbBuffer(straddle),
+        "the start is below 4 GiB but the end is not: bounced",
+      );
+      s.dma.unmapPhys(s.dev, straddle, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
     id: "C040",
     title: "D-F: an addressable buffer is still bounced",
     presets: ["D-F"],
@@ -499,6 +598,41 @@ export const CATALOGUE: Clause[] = [
         s.dma.mapPhys(s.dev, 0x10000000, 64, DMA_TO_DEVICE, DMA_ATTR_REQUIRE_COHERENT),
         DMA_MAPPING_ERROR,
         "require coherent",
+      );
+    },
+  },
+  {
+    id: "C042",
+    title:
+      "D-C with a dma_range_map offset: map_resource returns phys unchanged; beyond the mask: error and overflow",
+    presets: ["D-C"],
+    source: "direct.h MMIO branch",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.addDevice({
+        name: "offset",
+        pci: true,
+        dmaRangeMap: [{ cpuStart: 0, dmaStart: 0x80000000, size: 2 ** 36 }],
+      });
+      eq(s.dma.setMask(d, DMA_BIT_MASK(40)), 0, "setMask");
+      const before = s.stats();
+      const r = s.dma.mapResource(d, 0xfea00000, 4096, DMA_BIDIRECTIONAL);
+      eq(r, 0xfea00000, "no offset applied to MMIO");
+      eq(
+        [s.stats().swiotlbBounces, s.stats().cacheMaintenanceOps],
+        [before.swiotlbBounces, before.cacheMaintenanceOps],
+        "no bounce, no cache operation",
+      );
+      s.dma.unmapResource(d, r, 4096, DMA_BIDIRECTIONAL);
+      eq(s.dma.setMask(d, DMA_BIT_MASK(32)), 0, "setMask(32)");
+      eq(
+        s.dma.mapResource(d, 0xfffff000, 8192, DMA_BIDIRECTIONAL),
+        DMA_MAPPING_ERROR,
+        "phys + size beyond the mask",
+      );
+      expect(
+        s.log.events.some((e) => /^DMA addr 0xfffff000\+8192 overflow/.test(e.message)),
+        "overflow warning",
       );
     },
   },

@@ -35,6 +35,15 @@ export interface DmaMapOps {
   free?(dev: Device, size: number, cpuAddr: number, handle: number, attrs: number): void;
   allocPagesOp?(dev: Device, size: number, dir: number, gfp: number): DmaPageAllocation | null;
   freePages?(dev: Device, size: number, pagePhys: number, handle: number, dir: number): void;
+  /** ≤ 6.11: an ops-provided noncontiguous allocator (iommu_dma_ops had one). */
+  allocNoncontiguous?(
+    dev: Device,
+    size: number,
+    dir: number,
+    gfp: number,
+    attrs: number,
+  ): SgTable | null;
+  freeNoncontiguous?(dev: Device, size: number, sgt: SgTable, dir: number): void;
   mmap?(
     dev: Device,
     vma: VmArea,

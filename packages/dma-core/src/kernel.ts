@@ -227,7 +227,13 @@ export class DmaKernel implements KernelContext {
     this.#setupAtomicPools(options.atomicPoolBytes);
     this.iommu = this.config.iommuDma && options.iommuDma ? options.iommuDma(this) : null;
     this.#iommuOps =
-      this.iommu && this.design.iommuOpsTable ? iommuOpsTable(this.iommu, this.design) : null;
+      this.iommu && this.design.iommuOpsTable
+        ? iommuOpsTable(this.iommu, this.design, {
+            allocPages: (dev, size, dir, gfp) => this.#commonAllocPages(dev, size, dir, gfp),
+            freePages: (dev, size, pa, handle, dir) =>
+              this.#commonFreePages(dev, size, pa, handle, dir),
+          })
+        : null;
     // The sanitizer of @dmasim/testing finds live mappings through this hook.
     const hook = (
       globalThis as Record<symbol, { register(s: unknown, l?: string): void } | undefined>
@@ -1384,13 +1390,46 @@ export class DmaKernel implements KernelContext {
     if (pa === null) return null;
     const handle = dev.dmaIommu
       ? this.iommu!.mapPhys(dev, pa, size, dir, DMA_ATTR_SKIP_CPU_SYNC)
-      : this.#opsMapPhys(dev, this.getDmaOps(dev)!, pa, size, dir, DMA_ATTR_SKIP_CPU_SYNC);
+      : this.#commonOpsMap(dev, pa, size, dir);
     if (handle === DMA_MAPPING_ERROR) {
       this.platform.pages.freePages(pa, order);
       return null;
     }
     this.zeroCpu(this.platform.kas.physToVirt(pa), size);
     return { pagePhys: pa, handle };
+  }
+
+  /**
+   * dma_common_alloc_pages() of an ops table calls the table's own map entry
+   * directly, not through mapping.c's wrappers: the v0 patch's fallback to
+   * iommu-dma does not apply here, so its iommu_dma_ops (which lost
+   * map_page) dereferences NULL, as the patched kernel would.
+   */
+  #commonOpsMap(dev: Device, pa: number, size: number, dir: number): number {
+    const ops = this.getDmaOps(dev)!;
+    const attrs = DMA_ATTR_SKIP_CPU_SYNC;
+    this.stats.indirectCalls++;
+    if (this.design.physOps) {
+      if (!ops.mapPhys) this.#opsMissing(ops, "map_phys");
+      return ops.mapPhys(dev, pa, size, dir, attrs);
+    }
+    if (!ops.mapPage) this.#opsMissing(ops, "map_page");
+    return ops.mapPage(dev, pa, 0, size, dir, attrs);
+  }
+
+  /** dma_common_free_pages(): unmap through iommu-dma or the table's own unmap entry, then free. */
+  #commonFreePages(dev: Device, size: number, pagePhys: number, handle: number, dir: number): void {
+    const attrs = DMA_ATTR_SKIP_CPU_SYNC;
+    if (dev.dmaIommu) this.iommu!.unmapPhys(dev, handle, size, dir, attrs);
+    else {
+      const ops = this.getDmaOps(dev)!;
+      const unmap = this.design.physOps ? ops.unmapPhys : ops.unmapPage;
+      if (unmap) {
+        this.stats.indirectCalls++;
+        unmap.call(ops, dev, handle, size, dir, attrs);
+      }
+    }
+    this.platform.pages.freePages(pagePhys, direct.getOrder(size));
   }
 
   /** dma_free_pages() */
@@ -1450,6 +1489,12 @@ export class DmaKernel implements KernelContext {
       return null;
     }
     if (dev.dmaIommu) return this.iommu!.allocNoncontiguous(dev, size, dir, gfp, attrs);
+    // Before 6.12 the ops table may bring its own (iommu_dma_ops did).
+    const ops = this.getDmaOps(dev);
+    if (ops?.allocNoncontiguous) {
+      this.stats.indirectCalls++;
+      return ops.allocNoncontiguous(dev, size, dir, gfp, attrs);
+    }
     const p = this.allocPages(dev, size, dir, gfp);
     if (p === null) return null;
     const sgt = new SgTableClass(1);
@@ -1467,24 +1512,40 @@ export class DmaKernel implements KernelContext {
       this.iommu!.freeNoncontiguous(dev, size, sgt, dir);
       return;
     }
+    const ops = this.getDmaOps(dev);
+    if (ops?.freeNoncontiguous) {
+      this.stats.indirectCalls++;
+      ops.freeNoncontiguous(dev, size, sgt, dir);
+      return;
+    }
     const s = sgt.sgl[0]!;
     this.freePages(dev, size, s.pagePhys, s.dmaAddress, dir);
   }
 
+  /**
+   * Whether a noncontiguous allocation came from iommu-dma: by direct call
+   * (6.12+), or from the ops table's alloc_noncontiguous (before 6.12 only
+   * iommu_dma_ops had one), whose pages the vmap and mmap helpers map.
+   */
+  #noncontigViaIommu(dev: Device): boolean {
+    if (dev.dmaIommu) return true;
+    return this.iommu !== null && this.getDmaOps(dev)?.allocNoncontiguous !== undefined;
+  }
+
   /** dma_vmap_noncontiguous(): IOMMU vmaps the pages; direct returns the linear address. */
   vmapNoncontiguous(dev: Device, size: number, sgt: SgTable): number | null {
-    if (dev.dmaIommu) return this.iommu!.vmapNoncontiguous(dev, size, sgt);
+    if (this.#noncontigViaIommu(dev)) return this.iommu!.vmapNoncontiguous(dev, size, sgt);
     return this.platform.kas.physToVirt(sgt.sgl[0]!.pagePhys);
   }
 
   /** dma_vunmap_noncontiguous() */
   vunmapNoncontiguous(dev: Device, vaddr: number): void {
-    if (dev.dmaIommu) this.iommu!.vunmapNoncontiguous(dev, vaddr);
+    if (this.#noncontigViaIommu(dev)) this.iommu!.vunmapNoncontiguous(dev, vaddr);
   }
 
   /** dma_mmap_noncontiguous() */
   mmapNoncontiguous(dev: Device, vma: VmArea, size: number, sgt: SgTable): number {
-    if (dev.dmaIommu) return this.iommu!.mmapNoncontiguous(dev, vma, size, sgt);
+    if (this.#noncontigViaIommu(dev)) return this.iommu!.mmapNoncontiguous(dev, vma, size, sgt);
     const count = Math.ceil(size / PAGE_SIZE);
     if (vma.pgoff >= count || Math.ceil(vma.size / PAGE_SIZE) > count - vma.pgoff) return -ENXIO;
     return 0;
@@ -1967,13 +2028,29 @@ interface LiveMapping {
   count: number;
 }
 
-/** The iommu-dma ops table of the ops-table designs (iommu_dma_ops). The v0 patch removed the four streaming entries. */
-function iommuOpsTable(e: IommuDmaEntryPoints, d: DesignTraits): DmaMapOps {
+/** dma_common_alloc_pages / dma_common_free_pages (kernel/dma/ops_helpers.c), for the ops table. */
+interface CommonPageOps {
+  allocPages(dev: Device, size: number, dir: number, gfp: number): DmaPageAllocation | null;
+  freePages(dev: Device, size: number, pagePhys: number, handle: number, dir: number): void;
+}
+
+/**
+ * The iommu-dma ops table of the ops-table designs (iommu_dma_ops, up to
+ * 6.11): besides the streaming entries it carried alloc_pages_op and
+ * free_pages (the common helpers) and alloc/free_noncontiguous. The v0 patch
+ * removed the four streaming entries.
+ */
+function iommuOpsTable(e: IommuDmaEntryPoints, d: DesignTraits, common: CommonPageOps): DmaMapOps {
   const table: DmaMapOps = {
     name: "iommu_dma_ops",
     canSkipSync: true,
     alloc: (dev, size, gfp, attrs) => e.alloc(dev, size, gfp, attrs),
     free: (dev, size, cpu, h, attrs) => e.free(dev, size, cpu, h, attrs),
+    allocPagesOp: (dev, size, dir, gfp) => common.allocPages(dev, size, dir, gfp),
+    freePages: (dev, size, pa, h, dir) => common.freePages(dev, size, pa, h, dir),
+    allocNoncontiguous: (dev, size, dir, gfp, attrs) =>
+      e.allocNoncontiguous(dev, size, dir, gfp, attrs),
+    freeNoncontiguous: (dev, size, sgt, dir) => e.freeNoncontiguous(dev, size, sgt, dir),
     mmap: (dev, vma, cpu, h, size, attrs) => e.mmap(dev, vma, cpu, h, size, attrs),
     getSgtable: (dev, sgt, cpu, h, size, attrs) => e.getSgtable(dev, sgt, cpu, h, size, attrs),
     mapResource: (dev, phys, size, dir, attrs) => e.mapResource(dev, phys, size, dir, attrs),

@@ -769,3 +769,24 @@ test("an unknown design or attribute bit is invalid input, named in the error", 
   assertInstanceOf(f.kernel.log, Object);
   void EINVAL;
 });
+
+test("C032 OPS before 6.12: dma_alloc_noncontiguous uses the table's alloc_noncontiguous when it has one", () => {
+  const calls: string[] = [];
+  const sgt = new SgTable(1);
+  const f = fixture("OPS", {
+    design: "ops-indirect",
+    ops: {
+      name: "noncontig_ops",
+      allocNoncontiguous: (_d, size) => {
+        calls.push(`alloc ${size}`);
+        return sgt;
+      },
+      freeNoncontiguous: (_d, size, t) => {
+        calls.push(`free ${size} ${t === sgt}`);
+      },
+    },
+  });
+  assertStrictEquals(f.kernel.allocNoncontiguous(f.dev, 8192, DMA_TO_DEVICE, GFP_KERNEL), sgt);
+  f.kernel.freeNoncontiguous(f.dev, 8192, sgt, DMA_TO_DEVICE);
+  assertEquals(calls, ["alloc 8192", "free 8192 true"]);
+});

@@ -1,7 +1,9 @@
 // Test fixtures for the IOMMU presets of spec §6: I-C (VT-d, coherent), I-N
 // (SMMUv3, non-coherent), I-U (untrusted), in strict or lazy mode.
 import {
+  DESIGNS,
   type Device,
+  type DispatchDesign,
   DMA_BIT_MASK,
   type DmaCoreConfig,
   DmaKernel,
@@ -34,6 +36,8 @@ export function iommuFixture(
     config?: Partial<DmaCoreConfig>;
     cpus?: number;
     forcedac?: boolean;
+    /** The dispatch design (default "phys"); the ops-table designs reach iommu-dma through iommu_dma_ops. */
+    design?: DispatchDesign;
   } = {},
 ): IommuFixture {
   const machine =
@@ -51,6 +55,19 @@ export function iommuFixture(
       defaultDomain: options.domain ?? "dma",
       forcedac: options.forcedac,
     }),
+    design: options.design,
+    // Before 6.12 IOMMU_DMA selected DMA_OPS: iommu-dma was an ops table.
+    ...(options.design && DESIGNS[options.design].iommuOpsTable
+      ? {
+          config: {
+            iommuApi: true,
+            iommuDma: true,
+            archHasDmaOps: true,
+            possibleCpus: options.cpus ?? 1,
+            ...options.config,
+          },
+        }
+      : {}),
     name: `fixture ${preset}`,
   });
   const dev = kernel.addDevice({
