@@ -1,26 +1,45 @@
 // The kernel tool's output lines, and dmasim's extras: throughput,
 // percentiles, a histogram, per-thread figures, counters; JSON and an SVG chart.
 
-import type { Counters, ThreadResult } from "./loop.ts";
+import type { Counters, ThreadResult, TimerInfo } from "./loop.ts";
 import type { BenchOptions } from "./options.ts";
 
 const DIRECTIONS = ["BIDIRECTIONAL", "TO_DEVICE", "FROM_DEVICE"] as const;
 
 export interface Aggregate {
   loops: number;
-  errors: number;
+  /** Threads that stopped early, and why (a failed map). */
+  errors: Array<{ thread: number; error: string }>;
   /** Kernel-style: mean and standard deviation in whole 100 ns units. */
   avgMap100: number;
   stddevMap100: number;
   avgUnmap100: number;
   stddevUnmap100: number;
+  /** Mean ns per call over all threads (performance.now() windows, timer cost not subtracted). */
   mapNs: number;
   unmapNs: number;
+  /** Pairs per wall-clock second of the measured phase, over all threads. */
   opsPerSecond: number;
+  /** 1e9 / (mapNs + unmapNs): what the DMA API path alone would sustain on one thread. */
+  pathPairsPerSecond: number;
+  /** Wall-clock ms of the measured phase. */
+  wallMs: number;
+  /** Share of the threads' loop time spent inside the timed map and unmap windows. */
+  timedShare: number;
+  timer: TimerInfo;
   map: Percentiles;
   unmap: Percentiles;
-  histogram: Array<{ upToNs: number; map: number; unmap: number }>;
+  histogram: Array<{ upToNs: number | null; map: number; unmap: number }>;
   counters: Counters;
+  perThread: Array<{
+    thread: number;
+    loops: number;
+    mapNs: number;
+    unmapNs: number;
+    opsPerSecond: number;
+    counters: Counters;
+    error: string | null;
+  }>;
 }
 
 export interface Percentiles {
@@ -40,102 +59,174 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-export function aggregate(results: ThreadResult[], counters: Counters): Aggregate {
+const BUCKETS = [100, 200, 500, 1000, 2000, 5000, 10000, 50000, Number.POSITIVE_INFINITY];
+
+export interface AggregateInput {
+  results: ThreadResult[];
+  counters: Counters;
+  /** Main-thread wall clock of the measured phase; the longest thread's loop time otherwise. */
+  wallMs?: number;
+  timer?: TimerInfo;
+}
+
+export function aggregate(
+  out: AggregateInput,
+  sharing: BenchOptions["sharing"] = "independent",
+): Aggregate {
+  const { results, counters } = out;
   let loops = 0;
-  let errors = 0;
   let m = 0;
   let msq = 0;
   let u = 0;
   let usq = 0;
   let mNs = 0;
   let uNs = 0;
-  let wall = 0;
+  let threadWall = 0;
+  let longest = 0;
   const mapS: number[] = [];
   const unmapS: number[] = [];
   for (const r of results) {
     loops += r.loops;
-    errors += r.errors;
     m += r.map100;
     msq += r.map100sq;
     u += r.unmap100;
     usq += r.unmap100sq;
     mNs += r.mapNsTotal;
     uNs += r.unmapNsTotal;
-    wall = Math.max(wall, r.wallMs);
-    mapS.push(...r.mapSamples);
-    unmapS.push(...r.unmapSamples);
+    threadWall += r.wallMs;
+    longest = Math.max(longest, r.wallMs);
+    for (const x of r.mapSamples) mapS.push(x);
+    for (const x of r.unmapSamples) unmapS.push(x);
   }
   mapS.sort((a, b) => a - b);
   unmapS.sort((a, b) => a - b);
+  const wallMs = out.wallMs ?? longest;
+  // Shared mode: the threads took turns on one host thread, so their loop time is the one wall.
+  const loopMs = sharing === "shared" ? longest : threadWall;
   const avgM = loops ? Math.floor(m / loops) : 0;
   const avgU = loops ? Math.floor(u / loops) : 0;
-  const buckets = [100, 200, 500, 1000, 2000, 5000, 10000, 50000, Number.POSITIVE_INFINITY];
-  const histogram = buckets.map((upToNs, i) => {
-    const lo = i === 0 ? 0 : buckets[i - 1]!;
-    return {
-      upToNs,
-      map: mapS.filter((x) => x >= lo && x < upToNs).length,
-      unmap: unmapS.filter((x) => x >= lo && x < upToNs).length,
-    };
+  const mapNs = loops ? mNs / loops : 0;
+  const unmapNs = loops ? uNs / loops : 0;
+  const histogram = BUCKETS.map((upTo, i) => {
+    const lo = i === 0 ? 0 : BUCKETS[i - 1]!;
+    let hm = 0;
+    let hu = 0;
+    for (const x of mapS) if (x >= lo && x < upTo) hm++;
+    for (const x of unmapS) if (x >= lo && x < upTo) hu++;
+    return { upToNs: Number.isFinite(upTo) ? upTo : null, map: hm, unmap: hu };
+  });
+  const percentiles = (s: number[]): Percentiles => ({
+    p50: pct(s, 50),
+    p90: pct(s, 90),
+    p99: pct(s, 99),
+    max: s[s.length - 1] ?? 0,
   });
   return {
     loops,
-    errors,
+    errors: results
+      .filter((r) => r.error !== null)
+      .map((r) => ({ thread: r.thread, error: r.error! })),
     avgMap100: avgM,
     stddevMap100: loops ? intSqrt(Math.floor(msq / loops) - avgM * avgM) : 0,
     avgUnmap100: avgU,
     stddevUnmap100: loops ? intSqrt(Math.floor(usq / loops) - avgU * avgU) : 0,
-    mapNs: loops ? mNs / loops : 0,
-    unmapNs: loops ? uNs / loops : 0,
-    opsPerSecond: wall > 0 ? loops / (wall / 1000) : 0,
-    map: {
-      p50: pct(mapS, 50),
-      p90: pct(mapS, 90),
-      p99: pct(mapS, 99),
-      max: mapS[mapS.length - 1] ?? 0,
-    },
-    unmap: {
-      p50: pct(unmapS, 50),
-      p90: pct(unmapS, 90),
-      p99: pct(unmapS, 99),
-      max: unmapS[unmapS.length - 1] ?? 0,
-    },
+    mapNs,
+    unmapNs,
+    opsPerSecond: wallMs > 0 ? loops / (wallMs / 1000) : 0,
+    pathPairsPerSecond: mapNs + unmapNs > 0 ? 1e9 / (mapNs + unmapNs) : 0,
+    wallMs,
+    timedShare: loopMs > 0 ? (mNs + uNs) / (loopMs * 1e6) : 0,
+    timer: out.timer ?? results[0]?.timer ?? { costNs: 0, resolutionNs: 0 },
+    map: percentiles(mapS),
+    unmap: percentiles(unmapS),
     histogram,
     counters,
+    perThread: results.map((r) => ({
+      thread: r.thread,
+      loops: r.loops,
+      mapNs: r.loops ? r.mapNsTotal / r.loops : 0,
+      unmapNs: r.loops ? r.unmapNsTotal / r.loops : 0,
+      opsPerSecond: r.wallMs > 0 ? r.loops / (r.wallMs / 1000) : 0,
+      counters: r.counters,
+      error: r.error,
+    })),
   };
 }
 
 const us = (v100: number) => (v100 / 10).toFixed(1);
 
+/** The seconds the kernel header shows: -s, or with -i the measured duration rounded up. */
+export function headerSeconds(o: BenchOptions, a: Aggregate): number {
+  return o.iterations === null ? o.seconds : Math.max(1, Math.ceil(a.wallMs / 1000));
+}
+
 /** The three lines tools/dma/dma_map_benchmark prints. */
 export function kernelLines(o: BenchOptions, a: Aggregate): string[] {
   return [
-    `dma mapping benchmark(${o.mode === 1 ? "SG" : "SINGLE"}): threads:${o.threads} seconds:${o.seconds} node:${o.node} dir:${DIRECTIONS[o.dir]} granule:${o.granule}`,
+    `dma mapping benchmark(${o.mode === 1 ? "SG_MODE" : "SINGLE_MODE"}): threads:${o.threads} seconds:${headerSeconds(o, a)} node:${o.node} dir:${DIRECTIONS[o.dir]} granule:${o.granule}`,
     `average map latency(us):${us(a.avgMap100)} standard deviation:${us(a.stddevMap100)}`,
     `average unmap latency(us):${us(a.avgUnmap100)} standard deviation:${us(a.stddevUnmap100)}`,
   ];
 }
 
-export function extraLines(a: Aggregate, results: ThreadResult[]): string[] {
+export function extraLines(o: BenchOptions, a: Aggregate): string[] {
   const ns = (v: number) => `${Math.round(v)} ns`;
   const c = a.counters;
-  const perOp = (v: number) => (a.loops ? (v / a.loops).toFixed(2) : "0");
+  const perPair = (v: number) => (a.loops ? (v / a.loops).toFixed(2) : "0");
   const rc = c.rcacheHits + c.rcacheMisses;
+  const s = (a.wallMs / 1000).toFixed(3);
   const lines = [
-    `dmasim: ${a.loops} map+unmap pairs, ${Math.round(a.opsPerSecond)} pairs/s${a.errors ? `, ${a.errors} map failures` : ""}`,
+    `dmasim: ${o.profile}/${o.design}, ${o.sharing} mode, ${o.iterations === null ? `${o.seconds} s` : `-i ${o.iterations} per thread`}: ${a.loops} map+unmap pairs in ${s} s, ${Math.round(a.opsPerSecond)} pairs/s wall-clock (buffer fill and timer included); the timed calls alone: ${Math.round(a.pathPairsPerSecond)} pairs/s`,
     `dmasim: map   mean ${ns(a.mapNs)}  p50 ${ns(a.map.p50)}  p90 ${ns(a.map.p90)}  p99 ${ns(a.map.p99)}  max ${ns(a.map.max)}`,
     `dmasim: unmap mean ${ns(a.unmapNs)}  p50 ${ns(a.unmap.p50)}  p90 ${ns(a.unmap.p90)}  p99 ${ns(a.unmap.p99)}  max ${ns(a.unmap.max)}`,
-    `dmasim: counters per pair: indirect calls ${perOp(c.indirectCalls)}, IOTLB invalidations ${perOp(c.iotlbInvalidations)}, page-table writes ${perOp(c.pageTableWrites)}, swiotlb bytes copied ${perOp(c.swiotlbBytesCopied)}, rcache hit rate ${rc ? ((100 * c.rcacheHits) / rc).toFixed(1) : "n/a"}%`,
-    `dmasim: histogram (ns): ${a.histogram.map((h) => `<${Number.isFinite(h.upToNs) ? h.upToNs : "∞"}:${h.map}/${h.unmap}`).join(" ")}`,
+    `dmasim: timer performance.now(): ${a.timer.costNs.toFixed(0)} ns a reading, resolution ${a.timer.resolutionNs.toFixed(0)} ns (each timed call carries about one reading; not subtracted); timed calls are ${(100 * a.timedShare).toFixed(0)}% of the loop's time`,
+    `dmasim: counters per pair: IOTLB invalidations ${perPair(c.iotlbInvalidations)}, page-table writes ${perPair(c.pageTableWrites)}, swiotlb bytes copied ${perPair(c.swiotlbBytesCopied)}, rcache hit rate ${rc ? `${((100 * c.rcacheHits) / rc).toFixed(1)}%` : "n/a"}, indirect calls ${perPair(c.indirectCalls)} (${a.loops ? (c.indirectCalls / (2 * a.loops)).toFixed(2) : "0"} per DMA API call)`,
+    `dmasim: histogram (ns, map/unmap): ${a.histogram.map((h) => `<${h.upToNs ?? "∞"}:${h.map}/${h.unmap}`).join(" ")}`,
   ];
-  if (results.length > 1) {
-    for (const r of results) {
+  if (a.perThread.length > 1) {
+    for (const t of a.perThread) {
       lines.push(
-        `dmasim: thread ${r.thread}: ${r.loops} pairs, map ${ns(r.loops ? r.mapNsTotal / r.loops : 0)}, unmap ${ns(r.loops ? r.unmapNsTotal / r.loops : 0)}`,
+        `dmasim: thread ${t.thread}: ${t.loops} pairs, map ${ns(t.mapNs)}, unmap ${ns(t.unmapNs)}${o.sharing === "independent" ? `, ${Math.round(t.opsPerSecond)} pairs/s` : ""}`,
       );
     }
   }
+  for (const e of a.errors) lines.push(`dmasim: thread ${e.thread} stopped: ${e.error}`);
   return lines;
+}
+
+export interface Row {
+  label: string;
+  mapNs: number;
+  unmapNs: number;
+  mapP50: number;
+  unmapP50: number;
+  opsPerSecond: number;
+  kernel: string[];
+  /** A variant that did not run (cannot be built, or its map fails): why. */
+  note?: string;
+}
+
+/** One table for --compare (and -g lists): a row per variant. */
+export function compareTable(rows: Row[]): string[] {
+  const w = Math.max(12, ...rows.map((r) => r.label.length + 2));
+  const out = [
+    `${"".padEnd(w)}${"map ns".padStart(10)}${"unmap ns".padStart(10)}${"map p50".padStart(10)}${"unmap p50".padStart(11)}${"pairs/s".padStart(10)}   kernel-style map / unmap (us ± sd)`,
+  ];
+  for (const r of rows) {
+    if (r.note !== undefined) {
+      out.push(`${r.label.padEnd(w)}${r.note}`);
+      continue;
+    }
+    const k = r.kernel
+      .slice(1)
+      .map((l) =>
+        l.replace(/^average (un)?map latency\(us\):/, "").replace(" standard deviation:", " ± "),
+      );
+    out.push(
+      `${r.label.padEnd(w)}${[r.mapNs, r.unmapNs, r.mapP50].map((x) => Math.round(x).toString().padStart(10)).join("")}${Math.round(r.unmapP50).toString().padStart(11)}${Math.round(r.opsPerSecond).toString().padStart(10)}   ${k.length ? k.join(" / ") : "-"}`,
+    );
+  }
+  return out;
 }
 
 /** A bar chart of mean map and unmap latency per row (a design, a profile, a policy...). */
@@ -150,8 +241,10 @@ export function svgChart(
   const h = 60 + rows.length * rowH;
   const max = Math.max(1, ...rows.flatMap((r) => [r.mapNs, r.unmapNs]));
   const scale = (w - left - 90) / max;
-  const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  const esc = (s: string) =>
+    s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   const parts = [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
     `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">`,
     `<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
     `<rect x="${left}" y="30" width="10" height="10" fill="#4878d0"/><text x="${left + 14}" y="39">map</text>`,
@@ -164,13 +257,13 @@ export function svgChart(
       `<rect x="${left}" y="${y}" width="${(r.mapNs * scale).toFixed(1)}" height="${barH}" fill="#4878d0"/>`,
     );
     parts.push(
-      `<text x="${left + r.mapNs * scale + 4}" y="${y + 11}">${Math.round(r.mapNs)}</text>`,
+      `<text x="${(left + r.mapNs * scale + 4).toFixed(1)}" y="${y + 11}">${Math.round(r.mapNs)}</text>`,
     );
     parts.push(
       `<rect x="${left}" y="${y + barH}" width="${(r.unmapNs * scale).toFixed(1)}" height="${barH}" fill="#ee854a"/>`,
     );
     parts.push(
-      `<text x="${left + r.unmapNs * scale + 4}" y="${y + barH + 11}">${Math.round(r.unmapNs)}</text>`,
+      `<text x="${(left + r.unmapNs * scale + 4).toFixed(1)}" y="${y + barH + 11}">${Math.round(r.unmapNs)}</text>`,
     );
   });
   parts.push("</svg>");

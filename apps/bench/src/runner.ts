@@ -1,118 +1,106 @@
-// Runs a benchmark: threads as comlink workers, each with its own system
-// (independent), or one system whose simulated CPUs are the threads (shared).
+// Runs a benchmark on comlink workers (worker_threads). Independent mode: one worker per
+// benchmark thread, each with its own system. Shared mode: one worker hosting the one
+// system whose simulated CPUs are the benchmark threads (see SharedBench). The main thread
+// only hands out time slices of at most CHUNK_MS, so Ctrl-C, the progress bar and a dying
+// worker are noticed within one slice.
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { type Remote, releaseProxy, wrap } from "comlink";
-import type { WorkerApi } from "./api.ts";
-import { BenchThread, buildSystem, type Counters, type ThreadResult } from "./loop.ts";
+import { type ChunkReply, createWorkerApi, type WorkerApi } from "./api.ts";
+import {
+  addCounters,
+  type Counters,
+  type ThreadResult,
+  type TimerInfo,
+  zeroCounters,
+} from "./loop.ts";
 import { nodeEndpoint } from "./node_endpoint.ts";
 import type { BenchOptions } from "./options.ts";
 
 export interface RunHooks {
-  /** Loops done so far, over all threads. */
-  onProgress?(loops: number, total: number | null): void;
+  /** Pairs done so far over all threads, and ms since the measured phase began. */
+  onProgress?(loops: number, elapsedMs: number): void;
   /** Set by the caller (e.g. on Ctrl-C) to stop with partial results. */
   stop?: { requested: boolean };
-  /** Worker entry override (tests use it to make a worker die). */
+  /** Worker entry overrides (tests use them to make a worker die). */
   workerUrl?: URL;
   workerEval?: string;
+  /** Shared mode: run the one system on this thread instead of in a worker. */
+  inProcess?: boolean;
 }
 
 export interface RunOutcome {
   results: ThreadResult[];
   counters: Counters;
   interrupted: boolean;
+  /** Wall-clock ms of the measured phase (setup excluded), taken on the main thread. */
+  wallMs: number;
+  timer: TimerInfo;
 }
 
-const CHUNK_MS = 100;
+export const CHUNK_MS = 100;
 
-function sumCounters(results: ThreadResult[]): Counters {
-  const c: Counters = {
-    indirectCalls: 0,
-    iotlbInvalidations: 0,
-    pageTableWrites: 0,
-    swiotlbBytesCopied: 0,
-    rcacheHits: 0,
-    rcacheMisses: 0,
-  };
-  for (const r of results)
-    for (const k of Object.keys(c) as Array<keyof Counters>) c[k] += r.counters[k];
-  return c;
-}
-
-/** Shared mode: one system with one simulated CPU per thread, scheduled round-robin on this host thread. */
-export async function runShared(o: BenchOptions, hooks: RunHooks = {}): Promise<RunOutcome> {
-  const sys = buildSystem(o, o.threads);
-  const threads = Array.from({ length: o.threads }, (_, i) => new BenchThread(sys, o, i, i));
-  const deadline =
-    o.iterations === null ? performance.now() + o.seconds * 1000 : Number.POSITIVE_INFINITY;
-  const target = o.iterations ?? Number.POSITIVE_INFINITY;
-  const live = new Set(threads);
-  let interrupted = false;
-  let lastYield = performance.now();
-  while (live.size > 0) {
-    if (performance.now() - lastYield > CHUNK_MS) {
-      // Let signals and the progress bar run between rounds.
-      await new Promise((r) => setImmediate(r));
-      lastYield = performance.now();
-    }
-    if (hooks.stop?.requested) {
-      interrupted = true;
-      break;
-    }
-    for (const t of [...live]) {
-      const ok = t.run(Math.min(64, target - t.result.loops), deadline);
-      if (!ok || t.result.loops >= target || performance.now() >= deadline) live.delete(t);
-    }
-    hooks.onProgress?.(
-      threads.reduce((s, t) => s + t.result.loops, 0),
-      o.iterations === null ? null : o.iterations * o.threads,
-    );
-  }
-  // One system: its counters belong to the run as a whole.
-  const st = sys.stats();
-  const counters: Counters = {
-    indirectCalls: st.indirectCalls,
-    iotlbInvalidations: st.iotlbInvalidations,
-    pageTableWrites: st.pageTableWrites,
-    swiotlbBytesCopied: st.swiotlbBytesCopied,
-    rcacheHits: st.rcacheHits,
-    rcacheMisses: st.rcacheMisses,
-  };
-  for (const t of threads) t.release();
-  return { results: threads.map((t) => t.result), counters, interrupted };
-}
-
-function defaultWorkerUrl(): URL {
-  return new URL("./worker.js", import.meta.url);
-}
-
-/** Independent mode: every thread is a worker with its own system. */
-export async function runIndependent(o: BenchOptions, hooks: RunHooks = {}): Promise<RunOutcome> {
-  if (!hooks.workerEval && !hooks.workerUrl && !import.meta.url.endsWith(".js")) {
-    throw new Error(
-      "independent mode runs workers from the built package (dist/); build it first, or use --shared",
-    );
-  }
-  const workers = Array.from({ length: o.threads }, () =>
-    hooks.workerEval
-      ? new Worker(hooks.workerEval, { eval: true })
-      : new Worker(hooks.workerUrl ?? defaultWorkerUrl(), { execArgv: [] }),
+function spawn(hooks: RunHooks): Worker {
+  if (hooks.workerEval) return new Worker(hooks.workerEval, { eval: true });
+  if (hooks.workerUrl) return new Worker(hooks.workerUrl);
+  if (import.meta.url.endsWith(".js")) return new Worker(new URL("./worker.js", import.meta.url));
+  // Running from source (vitest, tsx): a bootstrap loads worker.ts through tsx's scoped
+  // importer, with the workspace's source condition, so no build is needed. (Node 20 does not
+  // apply --import hooks to a worker's entry module.)
+  const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(
+    /index\.cjs$/,
+    "index.mjs",
   );
-  const apis: Array<Remote<WorkerApi>> = workers.map((w) => wrap<WorkerApi>(nodeEndpoint(w)));
+  const entry = new URL("./worker.ts", import.meta.url).href;
+  return new Worker(
+    `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`,
+    { eval: true, execArgv: ["--conditions=@dmasim/source"] },
+  );
+}
+
+/** Starts `n` workers and runs `body`; any promise passed through `guard` rejects as soon as a worker dies. */
+async function withWorkers<T>(
+  n: number,
+  hooks: RunHooks,
+  body: (apis: Array<Remote<WorkerApi>>, guard: <U>(p: Promise<U>) => Promise<U>) => Promise<T>,
+): Promise<T> {
+  const workers: Worker[] = [];
+  const apis: Array<Remote<WorkerApi>> = [];
+  let onDeath: (e: Error) => void = () => {};
   const died = new Promise<never>((_, reject) => {
-    workers.forEach((w, i) => {
-      w.once("error", (e) => reject(new Error(`bench worker ${i} died: ${e.message}`)));
-      w.once("exit", (code) => reject(new Error(`bench worker ${i} exited with code ${code}`)));
-    });
+    onDeath = reject;
   });
   died.catch(() => {});
-  const loops = new Array<number>(o.threads).fill(0);
-  let interrupted = false;
+  let finished = false;
   try {
-    await Promise.race([Promise.all(apis.map((a, i) => a.init(o, i))), died]);
-    const deadline =
-      o.iterations === null ? performance.now() + o.seconds * 1000 : Number.POSITIVE_INFINITY;
-    await Promise.race([
+    for (let i = 0; i < n; i++) {
+      const w = spawn(hooks);
+      w.once("error", (e) => onDeath(new Error(`bench worker ${i} died: ${e.message}`)));
+      w.once("exit", (code) => {
+        if (!finished) onDeath(new Error(`bench worker ${i} exited with code ${code}`));
+      });
+      workers.push(w);
+      apis.push(wrap<WorkerApi>(nodeEndpoint(w)));
+    }
+    const guard = <U>(p: Promise<U>) => Promise.race([p, died]);
+    return await body(apis, guard);
+  } finally {
+    finished = true;
+    for (const a of apis) a[releaseProxy]();
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** Independent mode: every benchmark thread is a worker with its own system. */
+export async function runIndependent(o: BenchOptions, hooks: RunHooks = {}): Promise<RunOutcome> {
+  return withWorkers(o.threads, hooks, async (apis, guard) => {
+    const timers = await guard(Promise.all(apis.map((a, i) => a.init(o, i))));
+    const loops = new Array<number>(o.threads).fill(0);
+    let interrupted = false;
+    const start = performance.now();
+    const deadline = o.iterations === null ? start + o.seconds * 1000 : Number.POSITIVE_INFINITY;
+    await guard(
       Promise.all(
         apis.map(async (a, i) => {
           for (;;) {
@@ -123,24 +111,81 @@ export async function runIndependent(o: BenchOptions, hooks: RunHooks = {}): Pro
             const left = o.iterations === null ? Number.MAX_SAFE_INTEGER : o.iterations - loops[i]!;
             const ms = Math.min(CHUNK_MS, deadline - performance.now());
             if (left <= 0 || ms <= 0) return;
-            const r = await a.chunk(Math.min(left, 5000), ms);
+            let r: ChunkReply;
+            try {
+              r = await a.chunk(left, ms);
+            } catch (e) {
+              throw new Error(`bench thread ${i}: ${e instanceof Error ? e.message : String(e)}`);
+            }
             loops[i] = r.loops;
             hooks.onProgress?.(
               loops.reduce((s, x) => s + x, 0),
-              o.iterations === null ? null : o.iterations * o.threads,
+              performance.now() - start,
             );
             if (!r.ok) return;
           }
         }),
       ),
-      died,
-    ]);
-    const results = await Promise.race([Promise.all(apis.map((a) => a.finish())), died]);
-    return { results, counters: sumCounters(results), interrupted };
-  } finally {
-    for (const a of apis) a[releaseProxy]();
-    await Promise.all(workers.map((w) => w.terminate()));
+    );
+    const wallMs = performance.now() - start;
+    const results = await guard(Promise.all(apis.map((a) => a.finish())));
+    const counters = zeroCounters();
+    for (const r of results) addCounters(counters, r.counters);
+    return { results, counters, interrupted, wallMs, timer: timers[0]! };
+  });
+}
+
+type SharedApi = Pick<WorkerApi, "initShared" | "chunkShared" | "finishShared">;
+type Promised<T> = {
+  [K in keyof T]: T[K] extends (...a: infer A) => infer R
+    ? (...a: A) => Promise<Awaited<R>>
+    : never;
+};
+
+async function drive(
+  o: BenchOptions,
+  hooks: RunHooks,
+  api: Promised<SharedApi>,
+  guard: <U>(p: Promise<U>) => Promise<U>,
+): Promise<RunOutcome> {
+  const timer = await guard(api.initShared(o));
+  const target = o.iterations ?? Number.POSITIVE_INFINITY;
+  let interrupted = false;
+  const start = performance.now();
+  const deadline = o.iterations === null ? start + o.seconds * 1000 : Number.POSITIVE_INFINITY;
+  for (;;) {
+    if (hooks.stop?.requested) {
+      interrupted = true;
+      break;
+    }
+    const ms = Math.min(CHUNK_MS, deadline - performance.now());
+    if (ms <= 0) break;
+    const r = await guard(api.chunkShared(target, ms));
+    hooks.onProgress?.(r.loops, performance.now() - start);
+    if (!r.ok) break;
   }
+  const wallMs = performance.now() - start;
+  const { results, counters } = await guard(api.finishShared());
+  return { results, counters, interrupted, wallMs, timer };
+}
+
+/** Shared mode: one system, its simulated CPUs the benchmark threads, in one worker (or in-process). */
+export async function runShared(o: BenchOptions, hooks: RunHooks = {}): Promise<RunOutcome> {
+  if (hooks.inProcess) {
+    const api = createWorkerApi();
+    const local: Promised<SharedApi> = {
+      initShared: async (x) => api.initShared(x),
+      chunkShared: async (t, ms) => {
+        const r = api.chunkShared(t, ms);
+        // Let signals, timers and the progress bar run between slices.
+        await new Promise((res) => setImmediate(res));
+        return r;
+      },
+      finishShared: async () => api.finishShared(),
+    };
+    return drive(o, hooks, local, (p) => p);
+  }
+  return withWorkers(1, hooks, (apis, guard) => drive(o, hooks, apis[0]!, guard));
 }
 
 export function run(o: BenchOptions, hooks: RunHooks = {}): Promise<RunOutcome> {

@@ -1,8 +1,8 @@
-// A benchmark thread's entry: expose the worker API over comlink.
+// A benchmark worker's entry: expose the worker API over comlink.
 import { parentPort } from "node:worker_threads";
 import { expose } from "comlink";
-import { workerApi } from "./api.ts";
+import { createWorkerApi } from "./api.ts";
 import { nodeEndpoint } from "./node_endpoint.ts";
 
 if (parentPort === null) throw new Error("worker.ts must run in a worker thread");
-expose(workerApi, nodeEndpoint(parentPort));
+expose(createWorkerApi(), nodeEndpoint(parentPort));
