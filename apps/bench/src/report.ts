@@ -27,6 +27,8 @@ export interface Aggregate {
   /** Share of the threads' loop time spent inside the timed map and unmap windows. */
   timedShare: number;
   timer: TimerInfo;
+  /** The cross-check: a pair timed as an untimed batch after the warm-up (mean over threads), or null. */
+  batchPairNs: number | null;
   map: Percentiles;
   unmap: Percentiles;
   histogram: Array<{ upToNs: number | null; map: number; unmap: number }>;
@@ -137,6 +139,12 @@ export function aggregate(
     wallMs,
     timedShare: loopMs > 0 ? (mNs + uNs) / (loopMs * 1e6) : 0,
     timer: out.timer ?? results[0]?.timer ?? { costNs: 0, resolutionNs: 0 },
+    batchPairNs: (() => {
+      const b = results
+        .map((r) => r.batchPairNs)
+        .filter((x): x is number => x !== null && Number.isFinite(x));
+      return b.length ? b.reduce((x, y) => x + y, 0) / b.length : null;
+    })(),
     map: percentiles(mapS),
     unmap: percentiles(unmapS),
     histogram,
@@ -179,7 +187,7 @@ export function extraLines(o: BenchOptions, a: Aggregate): string[] {
     `dmasim: ${o.profile}/${o.design}, ${o.sharing} mode, ${o.iterations === null ? `${o.seconds} s` : `-i ${o.iterations} per thread`}: ${a.loops} map+unmap pairs in ${s} s, ${Math.round(a.opsPerSecond)} pairs/s wall-clock (buffer fill and timer included); the timed calls alone: ${Math.round(a.pathPairsPerSecond)} pairs/s`,
     `dmasim: map   mean ${ns(a.mapNs)}  p50 ${ns(a.map.p50)}  p90 ${ns(a.map.p90)}  p99 ${ns(a.map.p99)}  max ${ns(a.map.max)}`,
     `dmasim: unmap mean ${ns(a.unmapNs)}  p50 ${ns(a.unmap.p50)}  p90 ${ns(a.unmap.p90)}  p99 ${ns(a.unmap.p99)}  max ${ns(a.unmap.max)}`,
-    `dmasim: timer performance.now(): ${a.timer.costNs.toFixed(0)} ns a reading, resolution ${a.timer.resolutionNs.toFixed(0)} ns (each timed call carries about one reading; not subtracted); timed calls are ${(100 * a.timedShare).toFixed(0)}% of the loop's time`,
+    `dmasim: timer performance.now(): ${a.timer.costNs.toFixed(0)} ns a reading, resolution ${a.timer.resolutionNs.toFixed(0)} ns (each timed call carries about one reading; not subtracted); timed calls are ${(100 * a.timedShare).toFixed(0)}% of the loop's time; cross-check: the pair as one untimed batch after the warm-up ${a.batchPairNs === null ? "n/a (--warmup 0)" : ns(a.batchPairNs)} vs map+unmap mean ${ns(a.mapNs + a.unmapNs)}, p50 sum ${ns(a.map.p50 + a.unmap.p50)}`,
     `dmasim: counters per pair: IOTLB invalidations ${perPair(c.iotlbInvalidations)}, page-table writes ${perPair(c.pageTableWrites)}, swiotlb bytes copied ${perPair(c.swiotlbBytesCopied)}, rcache hit rate ${rc ? `${((100 * c.rcacheHits) / rc).toFixed(1)}%` : "n/a"}, indirect calls ${perPair(c.indirectCalls)} (${a.loops ? (c.indirectCalls / (2 * a.loops)).toFixed(2) : "0"} per DMA API call)`,
     `dmasim: histogram (ns, map/unmap): ${a.histogram.map((h) => `<${h.upToNs ?? "∞"}:${h.map}/${h.unmap}`).join(" ")}`,
   ];
