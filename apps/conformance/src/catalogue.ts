@@ -2,7 +2,7 @@
 // check per clause, written only against the packages' public API. Clauses
 // from D001 cover behaviour §1–§5 and iommu-dma.md §B describe that no
 // numbered clause does.
-import { dummyOps } from "@dmasim/arch";
+import { dummyOps, OwnershipChecker } from "@dmasim/arch";
 import {
   DMA_ATTR_ALLOC_SINGLE_PAGES,
   DMA_ATTR_FORCE_CONTIGUOUS,
@@ -11,6 +11,7 @@ import {
   DMA_ATTR_NO_WARN,
   DMA_ATTR_REQUIRE_COHERENT,
   DMA_ATTR_SKIP_CPU_SYNC,
+  DMA_ATTR_WRITE_COMBINE,
   DMA_BIDIRECTIONAL,
   DMA_BIT_MASK,
   DMA_FROM_DEVICE,
@@ -22,6 +23,7 @@ import {
   ENOMEM,
   ENXIO,
   EOPNOTSUPP,
+  EREMOTEIO,
   GFP_ATOMIC,
   GFP_COMP,
   GFP_DMA,
@@ -48,8 +50,11 @@ export interface Clause {
    * "dma-iommu-flag": the IOVA two-step API, which only reaches devices that
    * carry dev->dma_iommu (6.12 direct calls on); under an ops-table design
    * use_dma_iommu() is false and dma_iova_try_alloc() always fails.
+   * "ops-map-page": dma_alloc_pages behind an IOMMU, which in the ops-table
+   * designs is iommu_dma_ops' alloc_pages_op, dma_common_alloc_pages, calling
+   * the table's map_page: the v0 patch removed that entry (a NULL call there).
    */
-  since?: "phys" | "dma-iommu-flag";
+  since?: "phys" | "dma-iommu-flag" | "ops-map-page";
   check(ctx: CheckContext): void;
 }
 
@@ -665,6 +670,30 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C046",
+    title:
+      "D-N FROM_DEVICE: a CPU read after the device wrote, before unmap or sync, is flagged as device-owned",
+    presets: ["D-N"],
+    source: "dma-api.rst Part Id; howto",
+    check(ctx) {
+      const s = ctx.make();
+      const checker = new OwnershipChecker(s);
+      const { va } = lowPage(s);
+      s.dma.cpuFill(va, 64, 0x11);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_FROM_DEVICE);
+      s.dma.cpuRead(va, 64); // a speculative fill: the line is cached again
+      s.device.write(d, new Uint8Array(64).fill(0x99));
+      eq(s.dma.cpuRead(va, 1)[0], 0x11, "the read before the unmap sees the stale cached line");
+      const v = checker.withCode("cpu-access-device-owned");
+      expect(v.length >= 2 && v.every((x) => x.harmful), "flagged, and harmful on D-N");
+      const n = checker.violations.length;
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_FROM_DEVICE);
+      eq(s.dma.cpuRead(va, 1)[0], 0x99, "after the unmap the CPU sees the device's data");
+      eq(checker.violations.length, n, "no report once the CPU owns the buffer");
+      checker.stop();
+    },
+  },
+  {
     id: "C048",
     title: "D-N BIDIRECTIONAL: data flows both ways across map and unmap",
     presets: ["D-N", "I-N"],
@@ -782,6 +811,25 @@ export const CATALOGUE: Clause[] = [
   },
   // ---- 6.4 sync
   {
+    id: "C057",
+    title: "D-N: a partial sync_for_cpu invalidates only the lines it covers",
+    presets: ["D-N"],
+    source: "direct.h; dma-api.rst partial sync",
+    check(ctx) {
+      const s = ctx.make();
+      const { va } = lowPage(s);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_FROM_DEVICE);
+      s.dma.cpuRead(va, 4096); // the CPU has every line of the buffer cached (clean, stale)
+      s.device.write(d, new Uint8Array(4096).fill(0x5a));
+      s.dma.syncSingleForCpu(s.dev, d + 1024, 512, DMA_FROM_DEVICE);
+      const b = s.dma.cpuRead(va, 4096);
+      eq([b[1024], b[1535]], [0x5a, 0x5a], "inside the synced range: the device's data");
+      eq([b[0], b[1023], b[1536], b[4095]], [0, 0, 0, 0], "outside it: stale lines");
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_FROM_DEVICE);
+      eq(s.dma.cpuRead(va, 1)[0], 0x5a, "after the unmap");
+    },
+  },
+  {
     id: "C058",
     title: "sync_single_range_for_cpu(addr, off, len) = sync_single_for_cpu(addr + off, len)",
     presets: ["D-N"],
@@ -814,6 +862,30 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C061",
+    title:
+      "D-C bounced FROM_DEVICE: the original shows pre-map bytes until sync_for_cpu; the read is flagged",
+    presets: ["D-C"],
+    source: "swiotlb.c; dma-api.rst",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      const checker = new OwnershipChecker(s);
+      const { va } = highPage(s);
+      s.dma.cpuFill(va, 16, 0x11);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_FROM_DEVICE);
+      expect(s.dma.swiotlb!.isSwiotlbBuffer(d), "bounced");
+      s.device.write(d, new Uint8Array(16).fill(0x99));
+      eq(s.dma.cpuRead(va, 1)[0], 0x11, "the pre-map contents, never the device's data");
+      const v = checker.withCode("cpu-access-device-owned");
+      expect(v.length === 1 && v[0]!.harmful, "flagged as harmful (bounced)");
+      s.dma.syncSingleForCpu(s.dev, d, 4096, DMA_FROM_DEVICE);
+      eq(s.dma.cpuRead(va, 1)[0], 0x99, "after sync_for_cpu");
+      eq(checker.violations.length, 1, "the read after the sync is not flagged");
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_FROM_DEVICE);
+      checker.stop();
+    },
+  },
+  {
     id: "C062",
     title: "coherent direct device: the sync wrappers make no backend call",
     presets: ["D-C"],
@@ -835,6 +907,86 @@ export const CATALOGUE: Clause[] = [
       const n = s.stats().directCalls;
       s.dma.syncSingleForCpu(s.dev, 0x10000000, 64, DMA_FROM_DEVICE);
       eq(s.stats().directCalls, n + 1, "calls");
+    },
+  },
+  {
+    id: "C064",
+    title: "OPS without sync callbacks: the syncs have no effect",
+    presets: ["OPS"],
+    source: "mapping.c",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.addDevice({ name: "nosync", pci: true });
+      s.dma.setDmaOps(d, {
+        name: "no_sync_ops",
+        mapPhys: (_d, p) => p,
+        unmapPhys: () => {},
+        mapPage: (_d, p, o) => p + o,
+        unmapPage: () => {},
+      });
+      eq(s.dma.setMask(d, DMA_BIT_MASK(64)), 0, "setMask");
+      eq(d.dmaSkipSync, true, "skip_sync for a table without sync callbacks");
+      const { va, pa } = lowPage(s);
+      s.dma.cpuFill(va, 16, 0x3c);
+      const a = s.dma.mapPhys(d, pa, 4096, DMA_BIDIRECTIONAL);
+      const before = { ...s.stats(), events: s.log.events.length };
+      s.dma.syncSingleForCpu(d, a, 4096, DMA_BIDIRECTIONAL);
+      s.dma.syncSingleForDevice(d, a, 4096, DMA_BIDIRECTIONAL);
+      const t = SgTable.fromPhys([{ phys: pa, length: 4096 }]);
+      t.sgl[0]!.dmaAddress = a;
+      t.sgl[0]!.dmaLength = 4096;
+      s.dma.syncSgForCpu(d, t.sgl, 1, DMA_BIDIRECTIONAL);
+      s.dma.syncSgForDevice(d, t.sgl, 1, DMA_BIDIRECTIONAL);
+      const after = s.stats();
+      eq(
+        [after.indirectCalls, after.cacheMaintenanceOps, after.swiotlbBounces, s.log.events.length],
+        [before.indirectCalls, before.cacheMaintenanceOps, before.swiotlbBounces, before.events],
+        "no call, no maintenance, no bounce, no log",
+      );
+      eq(s.dma.cpuRead(va, 1)[0], 0x3c, "memory unchanged");
+      s.dma.unmapPhys(d, a, 4096, DMA_BIDIRECTIONAL);
+    },
+  },
+  {
+    id: "C065",
+    title: "syncs with a direction outside {0,1,2} are fatal, in the core and in swiotlb",
+    presets: ["D-C", "D-F", "I-C", "OPS"],
+    source: "mapping.c BUG_ON; swiotlb.c",
+    check(ctx) {
+      const s = ctx.make();
+      const { va, pa } = lowPage(s);
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_BIDIRECTIONAL);
+      const t = SgTable.fromPhys([{ phys: pa, length: 4096 }]);
+      for (const bad of [DMA_NONE, 4, -1]) {
+        expect(
+          throwsBug(() => s.dma.syncSingleForDevice(s.dev, d, 4096, bad)),
+          `sync_single_for_device(${bad})`,
+        );
+        expect(
+          throwsBug(() => s.dma.syncSingleRangeForCpu(s.dev, d, 0, 64, bad)),
+          `sync_single_range_for_cpu(${bad})`,
+        );
+        expect(
+          throwsBug(() => s.dma.syncSgForCpu(s.dev, t.sgl, 1, bad)),
+          `sync_sg_for_cpu(${bad})`,
+        );
+        expect(
+          throwsBug(() => s.dma.syncSgtableForDevice(s.dev, t, bad)),
+          `sync_sgtable_for_device(${bad})`,
+        );
+      }
+      if (ctx.preset === "D-F") {
+        // swiotlb's own sync accepts only the directions it copies for, and FROM_DEVICE (for device).
+        expect(
+          throwsBug(() => s.dma.swiotlbSyncSingleForDevice(s.dev, d, 4096, DMA_NONE)),
+          "swiotlb_sync_single_for_device(DMA_NONE)",
+        );
+        expect(
+          throwsBug(() => s.dma.swiotlbSyncSingleForCpu(s.dev, d, 4096, DMA_NONE)),
+          "swiotlb_sync_single_for_cpu(DMA_NONE)",
+        );
+      }
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_BIDIRECTIONAL);
     },
   },
   // ---- 6.5 scatter-gather
@@ -870,6 +1022,97 @@ export const CATALOGUE: Clause[] = [
       eq(s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE), 0, "rc");
       eq([t.nents, t.sgl[0]!.dmaLength, t.sgl[1]!.dmaAddress % 4096], [2, 8192, 0x100], "segments");
       s.dma.unmapSgtable(s.dev, t, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C070",
+    title:
+      "map_sgtable sets nents and keeps orig_nents; unmap_sgtable and the sgtable syncs cover orig_nents",
+    presets: ["I-C", "I-N"],
+    source: "mapping.c; dma-mapping.h",
+    check(ctx) {
+      const s = ctx.make();
+      const base = lowPage(s, 2).pa;
+      // Two granule-aligned entries that merge into one IOVA segment.
+      const t = SgTable.fromPhys([
+        { phys: base, length: 4096 },
+        { phys: base + 0x2000, length: 4096 },
+      ]);
+      eq(s.dma.mapSgtable(s.dev, t, DMA_FROM_DEVICE), 0, "rc");
+      eq([t.nents, t.origNents], [1, 2], "nents is the mapped count, orig_nents unchanged");
+      const from = s.dma.maintenance.length;
+      s.dma.syncSgtableForCpu(s.dev, t, DMA_FROM_DEVICE);
+      if (ctx.preset === "I-N") {
+        const synced = s.dma.maintenance.slice(from).map((m) => [m.pa, m.size, m.edge]);
+        eq(
+          synced,
+          [
+            [base, 4096, "for-cpu"],
+            [base + 0x2000, 4096, "for-cpu"],
+          ],
+          "the sync walks both CPU entries",
+        );
+      }
+      s.dma.unmapSgtable(s.dev, t, DMA_FROM_DEVICE);
+      eq(s.dma.liveResources(), [], "the unmap released the whole list");
+    },
+  },
+  {
+    id: "C071",
+    title:
+      "map_sg never returns a negative value; map_sgtable returns 0 or one of the listed errnos",
+    presets: ["D-C0", "D-N", "I-C", "OPS"],
+    source: "mapping.c __dma_map_sg_attrs",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      const allowed = [0, -EINVAL, -ENOMEM, -EIO, -EREMOTEIO, -EOPNOTSUPP];
+      const low = lowPage(s).pa;
+      const hi = ctx.preset === "D-C0" ? highPage(s).pa : low;
+      const cases: Array<{ what: string; attrs: number; entries: number; n: number }> = [];
+      if (ctx.preset === "D-C0")
+        cases.push({ what: "unreachable entry", attrs: 0, entries: hi, n: 4096 });
+      if (ctx.preset === "D-N")
+        cases.push({
+          what: "REQUIRE_COHERENT on a non-coherent device",
+          attrs: DMA_ATTR_REQUIRE_COHERENT,
+          entries: hi,
+          n: 4096,
+        });
+      if (ctx.preset === "OPS") {
+        // A legacy table returning 0, and one returning an errno outside the list.
+        for (const [name, r] of [
+          ["legacy_zero", 0],
+          ["odd_errno", -7],
+        ] as const) {
+          const d = s.dma.addDevice({ name, pci: true });
+          s.dma.setDmaOps(d, { name, mapSg: () => r });
+          s.dma.setMask(d, DMA_BIT_MASK(64));
+          const t = SgTable.fromPhys([{ phys: hi, length: 64 }]);
+          eq(s.dma.mapSg(d, t.sgl, 1, DMA_TO_DEVICE), 0, `${name}: map_sg`);
+          eq(s.dma.mapSgtable(d, t, DMA_TO_DEVICE), -EIO, `${name}: sgtable`);
+        }
+      }
+      if (ctx.preset === "I-C") {
+        // More IOVA than a 20-bit mask holds: -ENOMEM.
+        s.dma.setMask(s.dev, DMA_BIT_MASK(20));
+        cases.push({ what: "IOVA space exhausted", attrs: 0, entries: hi, n: 2 ** 21 });
+      }
+      for (const c of cases) {
+        const t = SgTable.fromPhys([{ phys: c.entries, length: c.n }]);
+        const n = s.dma.mapSg(s.dev, t.sgl, 1, DMA_TO_DEVICE, c.attrs);
+        expect(n >= 0, `${c.what}: map_sg returned ${n}`);
+        eq(n, 0, `${c.what}: map_sg fails with 0`);
+        const r = s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE, c.attrs);
+        expect(r < 0 && allowed.includes(r), `${c.what}: sgtable returned ${r}`);
+      }
+      // And a successful map: a positive count, sgtable 0.
+      if (ctx.preset !== "OPS") {
+        s.dma.setMask(s.dev, DMA_BIT_MASK(32));
+        const t = SgTable.fromPhys([{ phys: low, length: 4096 }]);
+        eq(s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE), 0, "success");
+        expect(t.nents >= 1, "at least one segment");
+        s.dma.unmapSgtable(s.dev, t, DMA_TO_DEVICE);
+      }
     },
   },
   {
@@ -955,6 +1198,29 @@ export const CATALOGUE: Clause[] = [
         "zeroed",
       );
       s.dma.freeCoherent(s.dev, 10000, a.cpuAddr, a.handle);
+    },
+  },
+  {
+    id: "C081",
+    title: "D-C: ZONE_DMA exhausted with a 24-bit mask: NULL, no higher zone is tried",
+    presets: ["D-C"],
+    source: "direct.c __dma_direct_alloc_pages",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dma.setMaskAndCoherent(s.dev, DMA_BIT_MASK(24)), 0, "24-bit masks");
+      const a = s.dma.allocCoherent(s.dev, 4096, GFP_KERNEL);
+      expect(a !== null && a.handle + 4095 <= 0xffffff, "an allocation from ZONE_DMA");
+      s.dma.freeCoherent(s.dev, 4096, a.cpuAddr, a.handle);
+      const taken: number[] = [];
+      for (;;) {
+        const pa = s.machine.pages.allocPages(0, 0);
+        if (pa === null) break;
+        taken.push(pa);
+      }
+      expect(taken.length > 0, "ZONE_DMA had pages to take");
+      eq(s.dma.allocCoherent(s.dev, 4096, GFP_KERNEL), null, "ZONE_DMA exhausted");
+      for (const pa of taken) s.machine.pages.freePages(pa, 0);
+      expect(s.machine.pages.allocPages(0, 2) !== null, "RAM in higher zones was free all along");
     },
   },
   {
@@ -1060,6 +1326,29 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C090",
+    title:
+      "dma_alloc_pages on a non-coherent device: cacheable; each side sees the other only after the sync",
+    presets: ["D-N", "I-N"],
+    source: "dma-api.rst Part II; direct.c",
+    since: "ops-map-page",
+    check(ctx) {
+      const s = ctx.make();
+      const a = s.dma.allocNoncoherent(s.dev, 4096, DMA_BIDIRECTIONAL, GFP_KERNEL)!;
+      expect(a !== null, "allocated");
+      eq(s.machine.kas.regionOf(a.cpuAddr), "linear", "a cacheable linear-map address");
+      s.dma.cpuFill(a.cpuAddr, 64, 0x11);
+      eq(s.device.readBytes(a.handle, 1)![0], 0, "the CPU's bytes are still in its cache");
+      s.dma.syncSingleForDevice(s.dev, a.handle, 4096, DMA_BIDIRECTIONAL);
+      eq(s.device.readBytes(a.handle, 1)![0], 0x11, "after sync_for_device");
+      s.device.write(a.handle, new Uint8Array(64).fill(0x22));
+      eq(s.dma.cpuRead(a.cpuAddr, 1)[0], 0x11, "the CPU still reads its cached line");
+      s.dma.syncSingleForCpu(s.dev, a.handle, 4096, DMA_BIDIRECTIONAL);
+      eq(s.dma.cpuRead(a.cpuAddr, 1)[0], 0x22, "after sync_for_cpu");
+      s.dma.freeNoncoherent(s.dev, 4096, a.cpuAddr, a.handle, DMA_BIDIRECTIONAL);
+    },
+  },
+  {
     id: "C091",
     title: "mmap beyond the allocation is -ENXIO",
     presets: ["D-C", "I-C"],
@@ -1074,6 +1363,53 @@ export const CATALOGUE: Clause[] = [
       );
       eq(s.dma.mmapCoherent(s.dev, { pgoff: 0, size: 8192 }, a.cpuAddr, a.handle, 8192), 0, "fits");
       s.dma.freeCoherent(s.dev, 8192, a.cpuAddr, a.handle);
+    },
+  },
+  {
+    id: "C092",
+    title:
+      "get_sgtable on D-C: one entry of the page-aligned size; OPS without get_sgtable: -ENXIO",
+    presets: ["D-C", "OPS"],
+    source: "direct.c; mapping.c",
+    check(ctx) {
+      const s = ctx.make();
+      if (ctx.preset === "OPS") {
+        const d = s.dma.addDevice({ name: "nosgt", pci: true });
+        s.dma.setDmaOps(d, { name: "no_get_sgtable", alloc: () => null });
+        s.dma.setMaskAndCoherent(d, DMA_BIT_MASK(64));
+        eq(s.dma.getSgtableAttrs(d, new SgTable(1), 0, 0x1000, 4096), -ENXIO, "-ENXIO");
+        return;
+      }
+      const a = s.dma.allocCoherent(s.dev, 10000, GFP_KERNEL)!;
+      const t = new SgTable(1);
+      eq(s.dma.getSgtableAttrs(s.dev, t, a.cpuAddr, a.handle, 10000), 0, "rc");
+      eq([t.origNents, t.sgl[0]!.length], [1, 12288], "one page-aligned entry");
+      eq(t.sgl[0]!.phys, s.machine.kas.virtToPhys(a.cpuAddr), "the allocation's pages");
+      s.dma.freeCoherent(s.dev, 10000, a.cpuAddr, a.handle);
+    },
+  },
+  {
+    id: "C093",
+    title:
+      "dma_pgprot: coherent stays cacheable; non-coherent is uncached, write-combining only where the arch supports it",
+    presets: ["D-C", "D-N", "I-N"],
+    source: "mapping.c dma_pgprot",
+    check(ctx) {
+      const s = ctx.make();
+      if (ctx.preset === "D-C") {
+        eq(
+          [s.dma.pgprot(s.dev, 0), s.dma.pgprot(s.dev, DMA_ATTR_WRITE_COMBINE)],
+          ["cacheable", "cacheable"],
+          "coherent",
+        );
+        const nc = s.dma.addDevice({ name: "noncoherent", pci: true, coherent: false });
+        eq(s.dma.pgprot(nc, DMA_ATTR_WRITE_COMBINE), "uncached", "x86 has no write-combine DMA");
+        return;
+      }
+      eq(s.dma.pgprot(s.dev, 0), "uncached", "non-coherent");
+      eq(s.dma.pgprot(s.dev, DMA_ATTR_WRITE_COMBINE), "write-combine", "arm64 write-combines");
+      const off = ctx.make({ config: { ARCH_HAS_DMA_WRITE_COMBINE: false } });
+      eq(off.dma.pgprot(off.dev, DMA_ATTR_WRITE_COMBINE), "uncached", "without the arch support");
     },
   },
   {

@@ -26,6 +26,8 @@ export interface KernelConfig {
   ZONE_DMA32: boolean;
   /** ARCH_DMA_ADDR_T_64BIT off: a 32-bit dma_addr_t. */
   DMA_ADDR_T_32BIT: boolean;
+  /** dma_pgprot() can give write-combining (arm64 selects it; x86 does not; arm only without ARM_DMA_MEM_BUFFERABLE). */
+  ARCH_HAS_DMA_WRITE_COMBINE: boolean;
 }
 
 export const KCONFIG_SYMBOLS: ReadonlyArray<keyof KernelConfig> = [
@@ -44,6 +46,7 @@ export const KCONFIG_SYMBOLS: ReadonlyArray<keyof KernelConfig> = [
   "ZONE_DMA",
   "ZONE_DMA32",
   "DMA_ADDR_T_32BIT",
+  "ARCH_HAS_DMA_WRITE_COMBINE",
 ];
 
 /** Applies overrides to a profile's defaults; unknown symbols and bad values are refused by name. */
@@ -116,6 +119,7 @@ export function toDmaCoreConfig(
     l1CacheBytes: extra.l1CacheBytes,
     forceDmaUnencrypted: extra.forceDmaUnencrypted,
     dmaAddr32: c.DMA_ADDR_T_32BIT,
+    archHasDmaWriteCombine: c.ARCH_HAS_DMA_WRITE_COMBINE,
     possibleCpus: extra.possibleCpus,
   };
 }

@@ -75,10 +75,12 @@ const X86: KernelConfig = {
   ZONE_DMA: true,
   ZONE_DMA32: true,
   DMA_ADDR_T_32BIT: false,
+  ARCH_HAS_DMA_WRITE_COMBINE: false,
 };
 
 const ARM64: KernelConfig = {
   ...X86,
+  ARCH_HAS_DMA_WRITE_COMBINE: true,
   ARCH_HAS_SYNC_DMA_FOR_DEVICE: true,
   ARCH_HAS_SYNC_DMA_FOR_CPU: true,
   IOMMU_DEFAULT: "DMA_STRICT",
@@ -96,6 +98,8 @@ const ARM32: KernelConfig = {
   DMA_BOUNCE_UNALIGNED_KMALLOC: false,
   ZONE_DMA: false,
   DMA_ADDR_T_32BIT: true,
+  // ARMv6+ kernels default ARM_DMA_MEM_BUFFERABLE=y, which keeps the symbol off.
+  ARCH_HAS_DMA_WRITE_COMBINE: false,
 };
 
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {

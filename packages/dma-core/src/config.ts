@@ -32,6 +32,8 @@ export interface DmaCoreConfig {
   archHasDmaAlloc: boolean;
   /** CONFIG_DMA_NONCOHERENT_MMAP */
   dmaNoncoherentMmap: boolean;
+  /** CONFIG_ARCH_HAS_DMA_WRITE_COMBINE: dma_pgprot honours DMA_ATTR_WRITE_COMBINE (arm64; not x86). */
+  archHasDmaWriteCombine: boolean;
   /** CONFIG_ZONE_DMA */
   zoneDma: boolean;
   /** CONFIG_ZONE_DMA32 */
@@ -66,6 +68,7 @@ export const DEFAULT_DMA_CORE_CONFIG: Readonly<DmaCoreConfig> = Object.freeze({
   dmaGlobalPool: false,
   archHasDmaAlloc: false,
   dmaNoncoherentMmap: false,
+  archHasDmaWriteCombine: false,
   zoneDma: true,
   zoneDma32: true,
   zoneDmaLimit: DMA_BIT_MASK(24),

@@ -446,7 +446,9 @@ export function directAlloc(
   let cpuAddr: number;
   if (remapNeeded && k.config.dmaDirectRemap) {
     k.archDmaPrepCoherent(pa, size);
-    cpuAddr = k.remapUncached(pa, size, (attrs & DMA_ATTR_WRITE_COMBINE) !== 0);
+    // The remap's protection is dma_pgprot(): write-combining only where the arch supports it.
+    const wc = k.config.archHasDmaWriteCombine && (attrs & DMA_ATTR_WRITE_COMBINE) !== 0;
+    cpuAddr = k.remapUncached(pa, size, wc);
   } else {
     cpuAddr = k.platform.kas.physToVirt(pa);
     if (remapNeeded) {

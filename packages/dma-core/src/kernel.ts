@@ -10,6 +10,7 @@ import {
   DMA_ATTR_NO_WARN,
   DMA_ATTR_REQUIRE_COHERENT,
   DMA_ATTR_SKIP_CPU_SYNC,
+  DMA_ATTR_WRITE_COMBINE,
   DMA_BIT_MASK,
   DMA_MAPPING_ERROR,
   directionName,
@@ -1606,10 +1607,16 @@ export class DmaKernel implements KernelContext {
     return ops.getSgtable(dev, sgt, cpuAddr, handle, size, attrs);
   }
 
-  /** dma_pgprot(): how the CPU maps an allocation. */
+  /**
+   * dma_pgprot(): how the CPU maps an allocation. Write-combining is only an
+   * option where the arch selects ARCH_HAS_DMA_WRITE_COMBINE; elsewhere the
+   * attribute is ignored and the mapping is the arch's coherent (uncached) one.
+   */
   pgprot(dev: Device, attrs: number): "cacheable" | "uncached" | "write-combine" {
     if (dev.dmaCoherent) return "cacheable";
-    return attrs & 4 /* DMA_ATTR_WRITE_COMBINE */ ? "write-combine" : "uncached";
+    return this.config.archHasDmaWriteCombine && attrs & DMA_ATTR_WRITE_COMBINE
+      ? "write-combine"
+      : "uncached";
   }
 
   // ---------------------------------------------------------------- IOVA two-step API (§1.8)

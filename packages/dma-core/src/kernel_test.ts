@@ -693,9 +693,16 @@ test("C092 getSgtable on D-C: one entry of the page-aligned size", () => {
 
 test("C093 pgprot: coherent keeps cacheable, non-coherent is uncached or write-combining", () => {
   assertEquals(fixture("D-C").kernel.pgprot(fixture("D-C").dev, 0), "cacheable");
-  const n = fixture("D-N");
+  const n = fixture("D-N", { config: { archHasDmaWriteCombine: true } });
   assertEquals(n.kernel.pgprot(n.dev, 0), "uncached");
   assertEquals(n.kernel.pgprot(n.dev, 4), "write-combine");
+});
+
+test("C093 pgprot: without ARCH_HAS_DMA_WRITE_COMBINE the attribute is ignored (uncached)", () => {
+  const n = fixture("D-N", { config: { archHasDmaWriteCombine: false } });
+  assertEquals(n.kernel.pgprot(n.dev, 4), "uncached");
+  const c = fixture("D-C", { config: { archHasDmaWriteCombine: true } });
+  assertEquals(c.kernel.pgprot(c.dev, 4), "cacheable");
 });
 
 test("C094 dmam_ allocations are freed at driver unbind; dmam_free removes the devres entry", () => {
