@@ -80,8 +80,7 @@ export function runCell(spec: CellSpec): Cell {
         message: `${spec.design} cannot build this configuration: ${e.message}`,
       };
     const defect = designDefect(spec.design, clause);
-    if (defect !== null)
-      return { ...spec, status: "xfail", message: `${defect} (${message})` };
+    if (defect !== null) return { ...spec, status: "xfail", message: `${defect} (${message})` };
     if (predates(spec.design, clause))
       return {
         ...spec,
