@@ -36,8 +36,15 @@ export interface RunOutcome {
   interrupted: boolean;
   /** Wall-clock ms of the measured phase (setup excluded), taken on the main thread. */
   wallMs: number;
+  /** CPU time the whole process (every worker) used in the measured phase, ms: what the host gave. */
+  cpuMs: number;
   timer: TimerInfo;
 }
+
+const cpuMsSince = (c: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(c);
+  return (d.user + d.system) / 1000;
+};
 
 export const CHUNK_MS = 100;
 
@@ -98,6 +105,7 @@ export async function runIndependent(o: BenchOptions, hooks: RunHooks = {}): Pro
     const timers = await guard(Promise.all(apis.map((a, i) => a.init(o, i))));
     const loops = new Array<number>(o.threads).fill(0);
     let interrupted = false;
+    const cpu0 = process.cpuUsage();
     const start = performance.now();
     const deadline = o.iterations === null ? start + o.seconds * 1000 : Number.POSITIVE_INFINITY;
     await guard(
@@ -128,10 +136,11 @@ export async function runIndependent(o: BenchOptions, hooks: RunHooks = {}): Pro
       ),
     );
     const wallMs = performance.now() - start;
+    const cpuMs = cpuMsSince(cpu0);
     const results = await guard(Promise.all(apis.map((a) => a.finish())));
     const counters = zeroCounters();
     for (const r of results) addCounters(counters, r.counters);
-    return { results, counters, interrupted, wallMs, timer: timers[0]! };
+    return { results, counters, interrupted, wallMs, cpuMs, timer: timers[0]! };
   });
 }
 
@@ -151,6 +160,7 @@ async function drive(
   const timer = await guard(api.initShared(o));
   const target = o.iterations ?? Number.POSITIVE_INFINITY;
   let interrupted = false;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const deadline = o.iterations === null ? start + o.seconds * 1000 : Number.POSITIVE_INFINITY;
   for (;;) {
@@ -165,8 +175,9 @@ async function drive(
     if (!r.ok) break;
   }
   const wallMs = performance.now() - start;
+  const cpuMs = cpuMsSince(cpu0);
   const { results, counters } = await guard(api.finishShared());
-  return { results, counters, interrupted, wallMs, timer };
+  return { results, counters, interrupted, wallMs, cpuMs, timer };
 }
 
 /** Shared mode: one system, its simulated CPUs the benchmark threads, in one worker (or in-process). */
