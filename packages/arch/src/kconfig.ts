@@ -99,6 +99,7 @@ export function toDmaCoreConfig(
     possibleCpus: number;
     zoneDmaLimit: bigint;
     dmaDebugOff: boolean;
+    dmaDebugDriver?: string;
   },
 ): DmaCoreConfig {
   return {
@@ -107,7 +108,10 @@ export function toDmaCoreConfig(
     iommuApi: c.IOMMU_API,
     iommuDma: c.IOMMU_DMA,
     swiotlb: c.SWIOTLB,
-    dmaApiDebug: c.DMA_API_DEBUG && !extra.dmaDebugOff,
+    dmaApiDebug: c.DMA_API_DEBUG,
+    // dma_debug=off leaves debug built (the syncs still reach the core) but switched off.
+    dmaDebugOff: c.DMA_API_DEBUG && extra.dmaDebugOff,
+    dmaDebugDriver: extra.dmaDebugDriver ?? "",
     dmaOpsBypass: c.DMA_OPS_BYPASS,
     archHasDmaMapDirect: c.ARCH_HAS_DMA_MAP_DIRECT,
     dmaBounceUnalignedKmalloc: c.DMA_BOUNCE_UNALIGNED_KMALLOC,

@@ -284,6 +284,7 @@ export function createSystem(profileName: ProfileName, options: SystemOptions = 
     possibleCpus: machine.cpus,
     zoneDmaLimit: DMA_BIT_MASK(profile.zoneDmaBits),
     dmaDebugOff: cmdline.dmaDebugOff === true,
+    dmaDebugDriver: cmdline.dmaDebugDriver,
   });
   let domainType: "none" | DefaultDomainType = "none";
   const tce: { ops: ReturnType<typeof tceOps> | null } = { ops: null };

@@ -16,6 +16,12 @@ export interface DmaCoreConfig {
   swiotlbDynamic: boolean;
   /** CONFIG_DMA_API_DEBUG */
   dmaApiDebug: boolean;
+  /** dma_debug=off: debug is built but switched off at boot. */
+  dmaDebugOff: boolean;
+  /** dma_debug_driver=<name>: the boot-time driver filter ("" = none). */
+  dmaDebugDriver: string;
+  /** dma_debug_entries=<n>: the preallocated debug entries. */
+  dmaDebugEntries: number;
   /** CONFIG_DMA_OPS_BYPASS */
   dmaOpsBypass: boolean;
   /** CONFIG_ARCH_HAS_DMA_MAP_DIRECT (powerpc): per-buffer direct hooks. */
@@ -60,6 +66,9 @@ export const DEFAULT_DMA_CORE_CONFIG: Readonly<DmaCoreConfig> = Object.freeze({
   swiotlb: true,
   swiotlbDynamic: false,
   dmaApiDebug: false,
+  dmaDebugOff: false,
+  dmaDebugDriver: "",
+  dmaDebugEntries: 65536,
   dmaOpsBypass: false,
   archHasDmaMapDirect: false,
   dmaBounceUnalignedKmalloc: false,

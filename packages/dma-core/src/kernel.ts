@@ -36,6 +36,7 @@ import {
   u64ToLimit,
   validDirection,
 } from "./constants.ts";
+import { DmaDebug, type DmaDebugFs } from "./debug.ts";
 import { Device, type DeviceOptions } from "./device.ts";
 import * as direct from "./direct.ts";
 import { checkKernelBuild, DESIGNS, type DesignTraits, type DispatchDesign } from "./dispatch.ts";
@@ -188,6 +189,10 @@ export class DmaKernel implements KernelContext {
   readonly devices = new Map<string, Device>();
   /** The iommu-dma entry points, when linked. */
   readonly iommu: IommuDmaEntryPoints | null;
+  /** CONFIG_DMA_API_DEBUG's checker; null when not built or switched off with dma_debug=off. */
+  readonly debug: DmaDebug | null;
+  /** debugfs dma-api/: there whenever debug is built, so `disabled` reads Y after dma_debug=off. */
+  readonly debugfs: DmaDebugFs | null;
   /** Simulated: interrupts disabled on the current CPU (dma_free_attrs warns). */
   irqsDisabled = false;
   readonly #archDefaultOps: DmaMapOps | null;
@@ -235,6 +240,9 @@ export class DmaKernel implements KernelContext {
               this.#commonFreePages(dev, size, pa, handle, dir),
           })
         : null;
+    const dbg = this.config.dmaApiDebug ? new DmaDebug(this) : null;
+    this.debug = dbg?.disabled ? null : dbg;
+    this.debugfs = dbg;
     // The sanitizer of @dmasim/testing finds live mappings through this hook.
     const hook = (
       globalThis as Record<symbol, { register(s: unknown, l?: string): void } | undefined>
@@ -392,6 +400,7 @@ export class DmaKernel implements KernelContext {
     }
     this.#devres.delete(dev);
     dev.driverName = null;
+    this.debug?.unbind(dev);
   }
 
   /** The CPU the next calls run on (each simulated CPU has its own rcache magazines and flush queue). */
@@ -716,7 +725,8 @@ export class DmaKernel implements KernelContext {
   }
 
   /** dma_mapping_error(): -ENOMEM for the error value, else 0. */
-  mappingError(_dev: Device, addr: number): number {
+  mappingError(dev: Device, addr: number): number {
+    this.debug?.mappingError(dev, addr);
     return addr === DMA_MAPPING_ERROR ? -ENOMEM : 0;
   }
 
@@ -757,6 +767,7 @@ export class DmaKernel implements KernelContext {
     } else {
       addr = this.#opsMapPhys(dev, ops!, phys, size, dir, attrs);
     }
+    this.debug?.mapPhys(dev, phys, size, dir, addr, attrs);
     if (addr !== DMA_MAPPING_ERROR) this.#recordMap(dev, "phys", addr, size, dir, phys);
     return addr;
   }
@@ -823,6 +834,7 @@ export class DmaKernel implements KernelContext {
     const ops = this.getDmaOps(dev);
     const mmio = (attrs & DMA_ATTR_MMIO) !== 0;
     this.#recordUnmap(dev, addr);
+    this.debug?.unmapPhys(dev, addr, size, dir);
     if (
       this.mapDirect(dev, ops) ||
       (!mmio && this.#archMapDirect !== null && this.#archMapDirect(dev, addr + size))
@@ -914,6 +926,7 @@ export class DmaKernel implements KernelContext {
       this.log.warnOnce(`vmalloc-map:${dev.name}`, "rejecting DMA map of vmalloc memory", dev.name);
       return DMA_MAPPING_ERROR;
     }
+    this.debug?.mapSingle(dev, cpuAddr, size);
     const pa = this.platform.kas.translate(cpuAddr);
     if (pa < 0)
       throw new RangeError(`mapSingle: cpuAddr ${hex(cpuAddr)} is not a mapped kernel address`);
@@ -972,6 +985,7 @@ export class DmaKernel implements KernelContext {
       ents = this.iommu!.mapSg(dev, sgl, nents, dir, attrs);
     } else ents = this.#opsMapSg(dev, ops!, sgl, nents, dir, attrs);
     if (ents > 0) {
+      this.debug?.mapSg(dev, sgl, nents, ents, dir, attrs);
       for (let i = 0; i < ents; i++)
         this.#recordMap(dev, "sg", sgl[i]!.dmaAddress, sgl[i]!.dmaLength, dir, sgl[i]!.phys);
       for (let i = 0; i < this.#observers.length; i++)
@@ -1047,6 +1061,7 @@ export class DmaKernel implements KernelContext {
       );
     }
     this.#checkArgs("unmapSg", dev, 0, "sg", 0, attrs);
+    this.debug?.unmapSg(dev, sgl, nents, dir);
     for (let i = 0; i < nents; i++) {
       const s = sgl[i]!;
       if (s.dmaLength > 0) this.#recordUnmap(dev, s.dmaAddress);
@@ -1107,6 +1122,7 @@ export class DmaKernel implements KernelContext {
     for (let i = 0; i < this.#observers.length; i++)
       this.#observers[i]!.onSync?.(dev, addr, size, dir, forCpu);
     if (!this.devNeedSync(dev)) return; // the inline wrapper's fast path
+    this.debug?.syncSingle(dev, addr, size, dir, forCpu);
     const ops = this.getDmaOps(dev);
     if (this.mapDirect(dev, ops)) {
       this.stats.directCalls++;
@@ -1166,6 +1182,7 @@ export class DmaKernel implements KernelContext {
     for (let i = 0; i < this.#observers.length; i++)
       this.#observers[i]!.onSyncSg?.(dev, sgl, nents, dir, forCpu);
     if (!this.devNeedSync(dev)) return;
+    this.debug?.syncSg(dev, sgl, nents, dir, forCpu);
     const ops = this.getDmaOps(dev);
     if (this.mapDirect(dev, ops)) {
       this.stats.directCalls++;
@@ -1248,6 +1265,7 @@ export class DmaKernel implements KernelContext {
       a = ops.alloc(dev, size, gfp, attrs);
     } else return null;
     if (a !== null) this.#recordMap(dev, "coherent", a.handle, size, 0, a.cpuAddr);
+    this.debug?.allocCoherent(dev, size, a, attrs);
     return a;
   }
 
@@ -1272,6 +1290,7 @@ export class DmaKernel implements KernelContext {
       );
     if (cpuAddr === 0) return;
     this.#recordUnmap(dev, handle);
+    this.debug?.freeCoherent(dev, size, cpuAddr, handle);
     const ops = this.getDmaOps(dev);
     if (this.allocDirect(dev, ops)) {
       this.stats.directCalls++;
@@ -1376,6 +1395,7 @@ export class DmaKernel implements KernelContext {
       r = ops.allocPagesOp(dev, size, dir, gfp);
     }
     if (r !== null) this.#recordMap(dev, "noncoherent", r.handle, size, dir, r.pagePhys);
+    this.debug?.allocPages(dev, size, dir, r);
     return r;
   }
 
@@ -1438,6 +1458,7 @@ export class DmaKernel implements KernelContext {
     this.#checkDir(dir, "dma_free_pages");
     size = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
     this.#recordUnmap(dev, handle);
+    this.debug?.freePages(dev, size, pagePhys, handle, dir);
     const ops = this.getDmaOps(dev);
     if (this.allocDirect(dev, ops)) direct.directFreePages(this, dev, size, pagePhys);
     else if (dev.dmaIommu || !ops?.freePages) {

@@ -8,6 +8,7 @@
 export * from "./arch_hooks.ts";
 export * from "./config.ts";
 export * from "./constants.ts";
+export * from "./debug.ts";
 export * from "./device.ts";
 export {
   archSyncForCpu,

@@ -31,6 +31,10 @@ export interface PlatformKernelSpace {
   vfree(va: number): void;
   vmap(pagesPhys: number[]): number;
   vunmap(va: number): void;
+  /** The vmapped-stack address mapping physical `pa`, or -1 (DMA-API debug's stack check). */
+  stackAddressOf?(pa: number): number;
+  /** Where the kernel image's text and rodata are mapped, if the board has one. */
+  readonly kernelImage?: { textStart: number; textEnd: number; rodataEnd: number } | null;
 }
 
 /** The CPU data cache (CPU accesses by physical address, maintenance by range). */

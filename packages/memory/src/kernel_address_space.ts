@@ -54,7 +54,7 @@ export class KernelAddressSpace {
   readonly #vareas = new Map<number, VArea>();
   #nextVmalloc = VMALLOC_BASE;
   #nextStack = STACK_BASE;
-  readonly #image: { phys: number; textEnd: number; rodataEnd: number } | null;
+  #image: { phys: number; textEnd: number; rodataEnd: number } | null = null;
 
   constructor(
     memory: PhysicalMemory,
@@ -69,19 +69,22 @@ export class KernelAddressSpace {
         `kmallocMinAlign must be one of 8, 16, 32, 64, 128, 256; got ${options.kmallocMinAlign}`,
       );
     }
-    const img = options.kernelImage;
-    if (img) {
-      const size = alignUp(img.textSize + img.rodataSize, PAGE_SIZE);
-      for (let pa = img.phys; pa < img.phys + size; pa += PAGE_SIZE) {
-        if (!pages.allocPagesAt(pa, 0))
-          throw new RangeError(`kernelImage: page ${hex(pa)} is not free RAM`);
-      }
-      this.#image = {
-        phys: img.phys,
-        textEnd: img.phys + img.textSize,
-        rodataEnd: img.phys + img.textSize + img.rodataSize,
-      };
-    } else this.#image = null;
+    if (options.kernelImage) this.placeKernelImage(options.kernelImage);
+  }
+
+  /** Places the kernel image (once): its pages leave the allocator, its text and rodata get the image mapping. */
+  placeKernelImage(img: { phys: number; textSize: number; rodataSize: number }): void {
+    if (this.#image) throw new RangeError("placeKernelImage: the kernel image is placed already");
+    const size = alignUp(img.textSize + img.rodataSize, PAGE_SIZE);
+    for (let pa = img.phys; pa < img.phys + size; pa += PAGE_SIZE) {
+      if (!this.#pages.allocPagesAt(pa, 0))
+        throw new RangeError(`kernelImage: page ${hex(pa)} is not free RAM`);
+    }
+    this.#image = {
+      phys: img.phys,
+      textEnd: img.phys + img.textSize,
+      rodataEnd: img.phys + img.textSize + img.rodataSize,
+    };
   }
 
   isLinear(va: number): boolean {
@@ -280,6 +283,17 @@ export class KernelAddressSpace {
       pages.push(pa);
     }
     return this.#newArea(pages, "stack");
+  }
+
+  /** The vmapped-stack address that maps physical `pa`, or -1 (DMA-API debug looks stacks up by page). */
+  stackAddressOf(pa: number): number {
+    const off = pa % PAGE_SIZE;
+    for (const a of this.#vareas.values()) {
+      if (a.kind !== "stack") continue;
+      const i = a.pages.indexOf(pa - off);
+      if (i >= 0) return a.base + i * PAGE_SIZE + off;
+    }
+    return -1;
   }
 
   freeStack(va: number): void {
