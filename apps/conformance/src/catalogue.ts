@@ -35,6 +35,8 @@ import {
   SIZE_MAX,
   ULONG_MAX,
 } from "@dmasim/dma-core";
+import { IOMMU_CACHE, IOMMU_MMIO } from "@dmasim/iommu";
+import { CATALOGUE_DEBUG } from "./catalogue_debug.ts";
 import { type CheckContext, eq, expect, highPage, lowPage } from "./check.ts";
 import type { PresetName } from "./presets.ts";
 
@@ -1457,6 +1459,37 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C099",
+    title:
+      "I-N: the map does arch_sync_dma_for_device on the physical buffer, the unmap arch_sync_dma_for_cpu",
+    presets: ["I-N"],
+    source: "dma-iommu.c",
+    check(ctx) {
+      const s = ctx.make();
+      const { va, pa } = lowPage(s);
+      s.dma.cpuFill(va, 4096, 0x77);
+      const from = s.dma.maintenance.length;
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE);
+      eq(
+        s.dma.maintenance.slice(from).map((m) => [m.edge, m.pa, m.size]),
+        [["for-device", pa, 4096]],
+        "map: for-device on the physical range",
+      );
+      eq(s.device.readBytes(d, 1)![0], 0x77, "the device reads the CPU's data (as C044)");
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_TO_DEVICE);
+      const f = s.dma.mapSingle(s.dev, va, 4096, DMA_FROM_DEVICE);
+      s.device.write(f, Uint8Array.of(0x42));
+      const mid = s.dma.maintenance.length;
+      s.dma.unmapSingle(s.dev, f, 4096, DMA_FROM_DEVICE);
+      eq(
+        s.dma.maintenance.slice(mid).map((m) => [m.edge, m.pa, m.size]),
+        [["for-cpu", pa, 4096]],
+        "unmap: for-cpu on the physical range",
+      );
+      eq(s.dma.cpuRead(va, 1)[0], 0x42, "the CPU reads the device's data (as C045)");
+    },
+  },
+  {
     id: "C101",
     title: "I-U: a page-aligned page is not bounced",
     presets: ["I-U"],
@@ -1465,6 +1498,28 @@ export const CATALOGUE: Clause[] = [
       const s = ctx.make();
       const d = s.dma.mapPhys(s.dev, 0x10000000, 4096, DMA_TO_DEVICE);
       eq(s.stats().swiotlbBounces, 0, "bounces");
+      s.dma.unmapPhys(s.dev, d, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C102",
+    title:
+      "I-U with swiotlb inactive and an unaligned buffer: error and 'DMA bounce buffers are inactive'",
+    presets: ["I-U"],
+    source: "dma-iommu.c iommu_dma_map_swiotlb",
+    check(ctx) {
+      const s = ctx.make({ cmdline: "swiotlb=noforce" });
+      eq(s.dma.swiotlb, null, "no pool");
+      const { pa } = lowPage(s);
+      for (let i = 0; i < 2; i++)
+        eq(s.dma.mapPhys(s.dev, pa + 0x100, 512, DMA_TO_DEVICE), DMA_MAPPING_ERROR, `map ${i}`);
+      eq(
+        s.log.events.filter((e) => e.message.startsWith("DMA bounce buffers are inactive")).length,
+        1,
+        "warned once",
+      );
+      const d = s.dma.mapPhys(s.dev, pa, 4096, DMA_TO_DEVICE);
+      expect(d !== DMA_MAPPING_ERROR, "an aligned page needs no bounce");
       s.dma.unmapPhys(s.dev, d, 4096, DMA_TO_DEVICE);
     },
   },
@@ -1481,6 +1536,38 @@ export const CATALOGUE: Clause[] = [
         s.log.events.some((e) => e.message === "Unsupported alignment constraint"),
         "warning",
       );
+    },
+  },
+  {
+    id: "C104",
+    title:
+      "IOMMU map_resource: IOMMU_MMIO, no cache operation; I-U with an unaligned resource fails",
+    presets: ["I-C", "I-N", "I-U"],
+    source: "dma-iommu.c",
+    since: "phys",
+    check(ctx) {
+      const s = ctx.make();
+      const unit = s.machine.iommuFor(s.dev.name)!;
+      const mmio = 0xfea00000;
+      if (ctx.preset === "I-U") {
+        eq(
+          s.dma.mapResource(s.dev, mmio + 0x100, 256, DMA_BIDIRECTIONAL),
+          DMA_MAPPING_ERROR,
+          "an unaligned resource would need a bounce",
+        );
+        eq(s.stats().swiotlbBounces, 0, "nothing bounced");
+        return;
+      }
+      const ops = s.stats().cacheMaintenanceOps;
+      const d = s.dma.mapResource(s.dev, mmio, 4096, DMA_BIDIRECTIONAL);
+      expect(d !== DMA_MAPPING_ERROR && d !== mmio, "an IOVA");
+      const pte = { pa: 0, prot: 0, pageSize: 0 };
+      expect(unit.domainOf(s.dev.iommuId)!.pageTable!.lookup(d, pte), "mapped");
+      eq(pte.pa, mmio, "to the resource");
+      expect((pte.prot & IOMMU_MMIO) !== 0, "with IOMMU_MMIO");
+      expect((pte.prot & IOMMU_CACHE) === 0, "and never IOMMU_CACHE");
+      eq(s.stats().cacheMaintenanceOps, ops, "no cache operation");
+      s.dma.unmapResource(s.dev, d, 4096, DMA_BIDIRECTIONAL);
     },
   },
   {
@@ -1538,6 +1625,113 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C111",
+    title:
+      "I-C: a device access between iova_link and iova_sync is flagged; after the sync it is not",
+    presets: ["I-C", "I-N"],
+    source: "dma-api.rst Part Ie; dma-iommu.c iommu_map_nosync",
+    since: "dma-iommu-flag",
+    check(ctx) {
+      const s = ctx.make();
+      const unit = s.machine.iommuFor(s.dev.name)!;
+      const unsynced = () => unit.hazards.filter((h) => h.kind === "unsynced-map").length;
+      const { pa } = lowPage(s, 1);
+      const st = { addr: 0, size: 0, useSwiotlb: false };
+      eq(s.dma.iovaTryAlloc(s.dev, st, pa, 8192), true, "try_alloc");
+      eq(s.dma.iovaLink(s.dev, st, pa, 0, 8192, DMA_BIDIRECTIONAL), 0, "link");
+      s.device.write(st.addr, Uint8Array.of(1));
+      eq(unsynced(), 1, "a device write in the not-yet-synced window is flagged");
+      eq(s.dma.iovaSync(s.dev, st, 0, 4096), 0, "sync of the first page");
+      s.device.write(st.addr + 4096, Uint8Array.of(2));
+      eq(unsynced(), 2, "the second page is still unsynced");
+      eq(s.dma.iovaSync(s.dev, st, 4096, 4096), 0, "sync of the second page");
+      s.device.write(st.addr + 4096, Uint8Array.of(3));
+      eq(s.device.readBytes(st.addr, 1)![0], 1, "after the sync the access works");
+      eq(unsynced(), 2, "no new report after the sync");
+      // Destroyed without a sync: the window ends with the unlink, and a new
+      // map of the same IOVA through the one-step API is not flagged.
+      const st2 = { addr: 0, size: 0, useSwiotlb: false };
+      eq(s.dma.iovaTryAlloc(s.dev, st2, pa, 4096), true, "second try_alloc");
+      eq(s.dma.iovaLink(s.dev, st2, pa, 0, 4096, DMA_TO_DEVICE), 0, "second link");
+      s.dma.iovaDestroy(s.dev, st2, 4096, DMA_TO_DEVICE);
+      const d = s.dma.mapPhys(s.dev, pa, 4096, DMA_TO_DEVICE);
+      s.device.readBytes(d, 1);
+      eq(unsynced(), 2, "a one-step map is synced at once");
+      s.dma.unmapPhys(s.dev, d, 4096, DMA_TO_DEVICE);
+      s.dma.iovaDestroy(s.dev, st, 8192, DMA_BIDIRECTIONAL);
+    },
+  },
+  {
+    id: "C113",
+    title: "I-C: iova_destroy(N) unmaps [0, N) and frees the IOVA; with 0 it only frees",
+    presets: ["I-C"],
+    source: "dma-iommu.c dma_iova_destroy",
+    since: "dma-iommu-flag",
+    check(ctx) {
+      const s = ctx.make();
+      const { pa } = lowPage(s, 2);
+      const st = { addr: 0, size: 0, useSwiotlb: false };
+      eq(s.dma.iovaTryAlloc(s.dev, st, pa, 16384), true, "try_alloc");
+      eq(s.dma.iovaLink(s.dev, st, pa, 0, 8192, DMA_FROM_DEVICE), 0, "link the first half");
+      eq(s.dma.iovaSync(s.dev, st, 0, 8192), 0, "sync");
+      const iova = st.addr;
+      eq(s.device.write(iova + 4096, Uint8Array.of(1)), true, "linked: reachable");
+      s.dma.iovaDestroy(s.dev, st, 8192, DMA_FROM_DEVICE);
+      eq(s.device.write(iova, Uint8Array.of(1)), false, "unmapped after the destroy");
+      eq(s.dma.liveResources(), [], "the IOVA is freed");
+      const st0 = { addr: 0, size: 0, useSwiotlb: false };
+      eq(s.dma.iovaTryAlloc(s.dev, st0, pa, 16384), true, "try_alloc again");
+      eq(st0.addr, iova, "the freed range comes back");
+      s.dma.iovaDestroy(s.dev, st0, 0, DMA_FROM_DEVICE);
+      eq(s.dma.liveResources(), [], "mapped_len 0 frees only");
+    },
+  },
+  {
+    id: "C114",
+    title:
+      "I-U unaligned head: iova_link bounces only the partial head and tail granules; unlink copies back",
+    presets: ["I-U"],
+    source: "dma-iommu.c iommu_dma_iova_link_swiotlb; unlink slow path",
+    since: "dma-iommu-flag",
+    check(ctx) {
+      const s = ctx.make();
+      // The slot keeps the buffer's offset in its granule (as NVMe's min_align_mask does).
+      s.dma.setMinAlignMask(s.dev, 0xfff);
+      const base = lowPage(s, 2).pa;
+      const phys = base + 0x100;
+      const size = 3 * 4096; // head 0xf00 bytes, two whole granules, tail 0x100 bytes
+      const va = s.machine.kas.physToVirt(base);
+      s.dma.cpuFill(va, 16384, 0xaa);
+      const st = { addr: 0, size: 0, useSwiotlb: false };
+      eq(s.dma.iovaTryAlloc(s.dev, st, phys, size), true, "try_alloc");
+      const used0 = s.dma.swiotlb!.stats().used;
+      eq(s.dma.iovaLink(s.dev, st, phys, 0, size, DMA_FROM_DEVICE), 0, "link");
+      eq(s.dma.iovaSync(s.dev, st, 0, size), 0, "sync");
+      expect(st.useSwiotlb, "the state records the bounce");
+      eq(
+        s.dma.swiotlb!.stats().used - used0,
+        4,
+        "one granule (two 2 KiB slots) for the head, one for the tail; none for the middle",
+      );
+      const dom = s.machine.iommuFor(s.dev.name)!.domainOf(s.dev.iommuId)!;
+      const granule = (i: number) => dom.iovaToPhys(st.addr - 0x100 + i * 4096);
+      expect(s.dma.swiotlb!.isSwiotlbBuffer(granule(0)), "head granule: a slot");
+      eq([granule(1), granule(2)], [base + 4096, base + 8192], "middle granules: the buffer");
+      expect(s.dma.swiotlb!.isSwiotlbBuffer(granule(3)), "tail granule: a slot");
+      s.device.write(st.addr, new Uint8Array(size).fill(0x5b));
+      eq(s.dma.cpuRead(va + 0x100, 1)[0], 0xaa, "the head is in the slot until the unlink");
+      s.dma.iovaUnlink(s.dev, st, 0, size, DMA_FROM_DEVICE);
+      eq(s.dma.swiotlb!.stats().used, used0, "both slots released");
+      const b = s.dma.cpuRead(va, 16384);
+      eq(
+        [b[0xff], b[0x100], b[0xfff], b[0x1000], b[0x30ff], b[0x3100]],
+        [0xaa, 0x5b, 0x5b, 0x5b, 0x5b, 0xaa],
+        "the device's bytes copied back, nothing outside the buffer touched",
+      );
+      s.dma.iovaFree(s.dev, st);
+    },
+  },
+  {
     id: "C115",
     title: "without iommu-dma: iova_link and iova_sync are -EOPNOTSUPP",
     presets: ["D-C"],
@@ -1565,12 +1759,59 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C117",
+    title: "512 possible CPUs and no swiotlb= size: 65536 slots, 'roundup to 128MB'",
+    presets: ["D-C"],
+    source: "swiotlb.c round_up_default_nslabs",
+    check(ctx) {
+      const s = ctx.make({ cpus: 512 });
+      eq(s.dma.swiotlb!.stats().nslabs, 65536, "slots");
+      expect(
+        s.log.events.some((e) => e.message === "SWIOTLB bounce buffer size roundup to 128MB"),
+        "log line",
+      );
+      const t = ctx.make({ cpus: 256 });
+      eq(t.dma.swiotlb!.stats().nslabs, 32768, "256 CPUs keep the default");
+    },
+  },
+  {
     id: "C118",
     title: "swiotlb=1000 gives 1024 slots",
     presets: ["D-C"],
     source: "swiotlb.c setup_io_tlb_npages",
     check(ctx) {
       eq(ctx.make({ cmdline: "swiotlb=1000" }).dma.swiotlb!.stats().nslabs, 1024, "slots");
+    },
+  },
+  {
+    id: "C120",
+    title: "NO_WARN: a bounce that does not fit fails without 'swiotlb buffer is full'",
+    presets: ["D-F"],
+    source: "swiotlb.c swiotlb_tbl_map_single",
+    check(ctx) {
+      const s = ctx.make({ cmdline: "swiotlb=512,1,force" });
+      const bufs = [0, 1, 2, 3].map(() => {
+        const va = s.kmalloc(262144);
+        return [va, s.dma.mapSingle(s.dev, va, 262144, DMA_TO_DEVICE)] as const;
+      });
+      expect(
+        bufs.every(([, d]) => d !== DMA_MAPPING_ERROR),
+        "the pool is full",
+      );
+      const va = s.kmalloc(4096);
+      const n = s.log.events.length;
+      eq(
+        s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE, DMA_ATTR_NO_WARN),
+        DMA_MAPPING_ERROR,
+        "error",
+      );
+      eq(s.log.events.slice(n), [], "nothing logged");
+      eq(s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE), DMA_MAPPING_ERROR, "without NO_WARN");
+      expect(
+        s.log.events.slice(n).some((e) => e.message.startsWith("swiotlb buffer is full")),
+        "the warning without NO_WARN",
+      );
+      for (const [, d] of bufs) s.dma.unmapSingle(s.dev, d, 262144, DMA_TO_DEVICE);
     },
   },
   {
@@ -1633,6 +1874,8 @@ export const CATALOGUE: Clause[] = [
       eq(s.dma.swiotlb!.stats().used, 0, "used");
     },
   },
+  // ---- 6.10 DMA-API debug
+  ...CATALOGUE_DEBUG,
   // ---- our own clauses for behaviour §1–§5 and iommu-dma.md §B describe
   {
     id: "D001",

@@ -315,31 +315,14 @@ export class IommuDma implements IommuDmaEntryPoints {
     const st = this.#state(dev);
     const coherent = dev.dmaCoherent;
     const prot = this.#prot(dir, coherent, attrs);
-    const mask = st.cookie.granuleMask;
     if (
       this.#useSwiotlb(dev, size, dir) &&
       (phys % st.cookie.granule !== 0 || size % st.cookie.granule !== 0)
     ) {
       if (attrs & DMA_ATTR_REQUIRE_COHERENT) return DMA_MAPPING_ERROR;
-      if (this.#k.swiotlb === null) {
-        this.#k.log.noticeOnce(
-          `iommu-bounce-inactive:${dev.name}`,
-          "DMA bounce buffers are inactive, unable to map unaligned transaction.",
-          dev.name,
-        );
-        return DMA_MAPPING_ERROR;
-      }
-      const tlb = this.#k.swiotlbTblMapSingle(dev, phys, size, mask, dir, attrs);
+      const tlb = this.#mapSwiotlb(dev, st, phys, size, dir, attrs);
       if (tlb < 0) return DMA_MAPPING_ERROR;
       phys = tlb;
-      if (dev.untrusted) {
-        // Zero the pre- and post-padding of the bounce granules so the device sees no stale kernel data.
-        const start = phys - (phys % st.cookie.granule);
-        if (phys > start) this.#k.platform.cache.cpuWrite(start, new Uint8Array(phys - start));
-        const end = phys + size;
-        const padEnd = alignUp(end, st.cookie.granule);
-        if (padEnd > end) this.#k.platform.cache.cpuWrite(end, new Uint8Array(padEnd - end));
-      }
     }
     if (!coherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) archSyncForDevice(this.#k, phys, size, dir);
     const iova = this.#map(dev, phys, size, prot, dev.streamingLimit);
@@ -347,6 +330,39 @@ export class IommuDma implements IommuDmaEntryPoints {
       this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
     }
     return iova;
+  }
+
+  /**
+   * iommu_dma_map_swiotlb(): the bounce slot for `phys` (granule-aligned
+   * allocation), or -1 when swiotlb is inactive (warned once) or full.
+   */
+  #mapSwiotlb(
+    dev: Device,
+    st: DevState,
+    phys: number,
+    size: number,
+    dir: number,
+    attrs: number,
+  ): number {
+    if (this.#k.swiotlb === null) {
+      this.#k.log.noticeOnce(
+        `iommu-bounce-inactive:${dev.name}`,
+        "DMA bounce buffers are inactive, unable to map unaligned transaction.",
+        dev.name,
+      );
+      return -1;
+    }
+    const tlb = this.#k.swiotlbTblMapSingle(dev, phys, size, st.cookie.granuleMask, dir, attrs);
+    if (tlb < 0) return -1;
+    if (dev.untrusted) {
+      // Zero the pre- and post-padding of the bounce granules so the device sees no stale kernel data.
+      const start = tlb - (tlb % st.cookie.granule);
+      if (tlb > start) this.#k.platform.cache.cpuWrite(start, new Uint8Array(tlb - start));
+      const end = tlb + size;
+      const padEnd = alignUp(end, st.cookie.granule);
+      if (padEnd > end) this.#k.platform.cache.cpuWrite(end, new Uint8Array(padEnd - end));
+    }
+    return tlb;
   }
 
   unmapPhys(dev: Device, addr: number, size: number, dir: number, attrs: number): void {
@@ -877,34 +893,126 @@ export class IommuDma implements IommuDmaEntryPoints {
       return -EIO;
     }
     if (attrs & DMA_ATTR_REQUIRE_COHERENT && !dev.dmaCoherent) return -EOPNOTSUPP;
-    const prot = this.#prot(dir, dev.dmaCoherent, attrs) | (attrs & DMA_ATTR_MMIO ? IOMMU_MMIO : 0);
-    const addr = state.addr + offset;
     if (this.#useSwiotlb(dev, size, dir) && (phys % g !== 0 || size % g !== 0)) {
       if (attrs & (DMA_ATTR_MMIO | DMA_ATTR_REQUIRE_COHERENT)) return -EPERM;
-      if (this.#k.swiotlb === null) return -ENOMEM;
-      // Bounce the whole range granule-aligned: the head and tail granules hold nothing else.
-      const tlb = this.#k.swiotlbTblMapSingle(dev, phys, size, st.cookie.granuleMask, dir, attrs);
-      if (tlb < 0) return -ENOMEM;
-      state.useSwiotlb = true;
-      if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-        archSyncForDevice(this.#k, tlb, size, dir);
-      const off = tlb % g;
-      return st.cookie.domain.iommuMapNosync(
-        addr - (addr % g),
-        tlb - off,
-        alignUp(size + off, g),
-        prot,
-      );
+      return this.#iovaLinkSwiotlb(dev, st, state, phys, offset, size, dir, attrs);
     }
+    const pad = phys % g;
+    return this.#iovaLinkRaw(
+      dev,
+      st,
+      state.addr + offset - pad,
+      phys - pad,
+      alignUp(size + pad, g),
+      dir,
+      attrs,
+    );
+  }
+
+  /** __dma_iova_link(): maintenance for a non-coherent device, then iommu_map_nosync of whole granules. */
+  #iovaLinkRaw(
+    dev: Device,
+    st: DevState,
+    addr: number,
+    phys: number,
+    size: number,
+    dir: number,
+    attrs: number,
+  ): number {
+    const prot = this.#prot(dir, dev.dmaCoherent, attrs) | (attrs & DMA_ATTR_MMIO ? IOMMU_MMIO : 0);
     if (!dev.dmaCoherent && !(attrs & (DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_MMIO)))
       archSyncForDevice(this.#k, phys, size, dir);
-    const off = addr % g;
-    return st.cookie.domain.iommuMapNosync(
-      addr - off,
-      phys - (phys % g),
-      alignUp(size + off, g),
-      prot,
+    return st.cookie.domain.iommuMapNosync(addr, phys, size, prot);
+  }
+
+  /**
+   * iommu_dma_iova_link_swiotlb(): only the partial head granule and the
+   * partial tail granule are bounced; the whole granules between them are
+   * linked to the caller's pages. A failure part-way unlinks what was linked.
+   */
+  #iovaLinkSwiotlb(
+    dev: Device,
+    st: DevState,
+    state: DmaIovaState,
+    phys: number,
+    offset: number,
+    size: number,
+    dir: number,
+    attrs: number,
+  ): number {
+    const g = st.cookie.granule;
+    const startPad = phys % g;
+    const endPad = (phys + size) % g;
+    const addr = state.addr + offset;
+    let mapped = 0;
+    if (startPad > 0) {
+      const len = Math.min(size, g - startPad);
+      const rc = this.#iovaBounceAndLink(dev, st, addr, phys, len, dir, attrs, startPad);
+      if (rc !== 0) return rc;
+      state.useSwiotlb = true;
+      mapped += len;
+      size -= len;
+      if (size === 0) return 0;
+    }
+    size -= endPad;
+    // After the partial head and tail there may be no whole granule left to link.
+    if (size > 0) {
+      const rc = this.#iovaLinkRaw(dev, st, addr + mapped, phys + mapped, size, dir, attrs);
+      if (rc !== 0) {
+        if (mapped > 0) this.iovaUnlink(dev, state, offset, mapped, dir, attrs);
+        return rc;
+      }
+      mapped += size;
+    }
+    if (endPad > 0) {
+      const rc = this.#iovaBounceAndLink(
+        dev,
+        st,
+        addr + mapped,
+        phys + mapped,
+        endPad,
+        dir,
+        attrs,
+        0,
+      );
+      if (rc !== 0) {
+        if (mapped > 0) this.iovaUnlink(dev, state, offset, mapped, dir, attrs);
+        return rc;
+      }
+      state.useSwiotlb = true;
+    }
+    return 0;
+  }
+
+  /**
+   * iommu_dma_iova_bounce_and_link(): bounce `len` bytes and link the slot's
+   * granule at the IOVA granule. The slot must keep the buffer's offset in
+   * the granule (the device's min_align_mask does that); otherwise the link
+   * is refused as unaligned and the slot released.
+   */
+  #iovaBounceAndLink(
+    dev: Device,
+    st: DevState,
+    addr: number,
+    phys: number,
+    len: number,
+    dir: number,
+    attrs: number,
+    startPad: number,
+  ): number {
+    const tlb = this.#mapSwiotlb(dev, st, phys, len, dir, attrs);
+    if (tlb < 0) return -ENOMEM;
+    const rc = this.#iovaLinkRaw(
+      dev,
+      st,
+      addr - startPad,
+      tlb - startPad,
+      alignUp(len + startPad, st.cookie.granule),
+      dir,
+      attrs,
     );
+    if (rc !== 0) this.#k.swiotlbTblUnmapSingle(dev, tlb, len, dir, attrs);
+    return rc;
   }
 
   iovaSync(dev: Device, state: DmaIovaState, offset: number, size: number): number {
@@ -927,17 +1035,29 @@ export class IommuDma implements IommuDmaEntryPoints {
     const addr = state.addr + offset;
     const start = addr - (addr % g);
     const len = alignUp(size + (addr % g), g);
-    if (state.useSwiotlb || !dev.dmaCoherent) {
-      for (let a = start; a < start + len; a += g) {
+    if (state.useSwiotlb || (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))) {
+      // iommu_dma_iova_unlink_range_slow(): granule by granule, the CPU sync
+      // and the release of any bounce slot (which copies FROM_DEVICE data back).
+      let a = addr;
+      let pad = addr % g;
+      const end = addr + size;
+      while (a < end) {
         const phys = st.cookie.domain.iovaToPhys(a);
-        if (phys === 0) continue;
-        if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-          archSyncForCpu(this.#k, phys, g, dir);
-      }
-      if (state.useSwiotlb) {
-        const phys = st.cookie.domain.iovaToPhys(addr);
-        if (phys !== 0 && this.#k.isSwiotlbBuffer(dev, phys))
-          this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
+        if (phys === 0) {
+          this.#k.log.warn(
+            "iova-unlink-unmapped",
+            `WARN_ON(!phys): unlink of ${hex(a)}, which is not linked`,
+            dev.name,
+          );
+          break; // the slow path gives up; the unmap below still runs
+        }
+        const n = Math.min(end - a, g - pad);
+        if (!dev.dmaCoherent && !(attrs & (DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_MMIO)))
+          archSyncForCpu(this.#k, phys, n, dir);
+        if (this.#k.isSwiotlbBuffer(dev, phys))
+          this.#k.swiotlbTblUnmapSingle(dev, phys, n, dir, attrs);
+        a += n;
+        pad = 0;
       }
     }
     const gather = this.#gather;

@@ -294,3 +294,41 @@ test("iommu.forcedac: 64-bit IOVAs from the start", () => {
   assertEquals(d, 2 ** 39 - 4096);
   f.kernel.unmapPhys(f.dev, d, 4096, DMA_TO_DEVICE);
 });
+
+test("C114 I-U: iova_link of an unaligned range bounces only the partial head and tail granules; unlink copies them back and releases the slots", () => {
+  const f = iommuFixture("I-U");
+  f.kernel.setMinAlignMask(f.dev, 0xfff);
+  const base = 0x20000000;
+  assert(f.machine.pages.allocPagesAt(base, 2));
+  const va = f.machine.kas.physToVirt(base);
+  f.kernel.cpuFill(va, 16384, 0xaa);
+  const phys = base + 0x100;
+  const size = 3 * 4096;
+  const st = { addr: 0, size: 0, useSwiotlb: false };
+  assert(f.kernel.iovaTryAlloc(f.dev, st, phys, size));
+  assertEquals(f.kernel.iovaLink(f.dev, st, phys, 0, size, DMA_FROM_DEVICE), 0);
+  assertEquals(f.kernel.iovaSync(f.dev, st, 0, size), 0);
+  assert(st.useSwiotlb);
+  const dom = f.unit.domainOf(f.dev.iommuId)!;
+  const granule = (i: number) => dom.iovaToPhys(st.addr - 0x100 + i * 4096);
+  assert(f.kernel.isSwiotlbBuffer(f.dev, granule(0)));
+  assertEquals([granule(1), granule(2)], [base + 4096, base + 8192]);
+  assert(f.kernel.isSwiotlbBuffer(f.dev, granule(3)));
+  assertEquals(f.kernel.swiotlb!.stats().used, 4, "a granule of slots each for head and tail");
+  f.engine.write(st.addr, new Uint8Array(size).fill(0x5b));
+  f.kernel.iovaUnlink(f.dev, st, 0, size, DMA_FROM_DEVICE);
+  assertEquals(f.kernel.swiotlb!.stats().used, 0);
+  const b = f.kernel.cpuRead(va, 16384);
+  assertEquals([b[0xff], b[0x100], b[0x30ff], b[0x3100]], [0xaa, 0x5b, 0x5b, 0xaa]);
+  f.kernel.iovaFree(f.dev, st);
+  assertEquals(f.kernel.liveResources(), []);
+});
+
+test("C114 I-U without min_align_mask: the head slot loses the granule offset, so the link is refused and the slot released", () => {
+  const f = iommuFixture("I-U");
+  const st = { addr: 0, size: 0, useSwiotlb: false };
+  assert(f.kernel.iovaTryAlloc(f.dev, st, 0x20000100, 4096));
+  assertLess(f.kernel.iovaLink(f.dev, st, 0x20000100, 0, 4096, DMA_TO_DEVICE), 0);
+  assertEquals(f.kernel.swiotlb!.stats().used, 0);
+  f.kernel.iovaFree(f.dev, st);
+});

@@ -167,15 +167,21 @@ export class IommuDomain {
 
   /** iommu_sync_map(): the driver's iotlb_sync_map for the range. */
   iommuSyncMap(iova: number, size: number): number {
-    const min = this.pgsizeBitmap & -this.pgsizeBitmap || 4096;
-    if (this.unsynced.size > 0)
-      for (let a = iova - (iova % min); a < iova + size; a += min) this.unsynced.delete(a);
+    if (this.unsynced.size > 0) this.#forgetUnsynced(iova, size);
     return 0;
   }
 
-  /** iommu_map(): map, then sync. 0 or a negative errno. */
+  /** iommu_map(): map, then sync (the new pages are usable at once). 0 or a negative errno. */
   iommuMap(iova: number, paddr: number, size: number, prot: number): number {
-    return this.#mapPages(iova, paddr, size, prot);
+    const rc = this.#mapPages(iova, paddr, size, prot);
+    if (rc === 0 && this.unsynced.size > 0) this.#forgetUnsynced(iova, size);
+    return rc;
+  }
+
+  /** The pages of [iova, iova + size) leave the not-yet-synced window (synced, or no longer mapped). */
+  #forgetUnsynced(iova: number, size: number): void {
+    const min = this.pgsizeBitmap & -this.pgsizeBitmap || 4096;
+    for (let a = iova - (iova % min); a < iova + size; a += min) this.unsynced.delete(a);
   }
 
   /** iommu_unmap_fast(): unmap and gather; returns the bytes unmapped. */
@@ -197,7 +203,11 @@ export class IommuDomain {
       else gather.addPage(this, a, n);
       done += n;
     }
-    if (done > 0) this.#owner.markStale(this, iova, done);
+    if (done > 0) {
+      this.#owner.markStale(this, iova, done);
+      // An unlinked page is no longer waiting for its sync: a later map of the IOVA starts afresh.
+      if (this.unsynced.size > 0) this.#forgetUnsynced(iova, done);
+    }
     return done;
   }
 

@@ -122,3 +122,24 @@ test("property: random map/unmap keeps translate consistent with a reference map
     { numRuns: 40 },
   );
 });
+
+test("C111 the not-yet-synced window: a walk of a page mapped without iommu_sync_map is a hazard until the sync; an unmap ends the window", () => {
+  const unit = vtd();
+  const d = unit.allocDomain(DOMAIN_DMA);
+  unit.attachDevice("00:01.0", d);
+  const tr = newTranslateResult();
+  const unsynced = () => unit.hazards.filter((h) => h.kind === "unsynced-map").length;
+  assertEquals(d.iommuMapNosync(0x10000, 0x80000, 0x2000, IOMMU_READ | IOMMU_WRITE), 0);
+  assert(unit.translate("00:01.0", 0x10000, true, tr));
+  assertEquals(unsynced(), 1, "the access in the window is flagged");
+  assertEquals(d.iommuSyncMap(0x11000, 0x1000), 0);
+  assert(unit.translate("00:01.0", 0x11000, false, tr));
+  assertEquals(unsynced(), 1, "the synced page is not");
+  // Unmapped before its sync: the window closes with the unmap.
+  assertEquals(d.iommuMapNosync(0x20000, 0x90000, 0x1000, IOMMU_READ), 0);
+  assertEquals(d.iommuUnmap(0x20000, 0x1000), 0x1000);
+  assertEquals(d.unsynced.has(0x20000), false);
+  assertEquals(d.iommuMap(0x20000, 0xa0000, 0x1000, IOMMU_READ), 0);
+  assert(unit.translate("00:01.0", 0x20000, false, tr));
+  assertEquals(unsynced(), 1, "a later iommu_map of the same IOVA is synced at once");
+});
