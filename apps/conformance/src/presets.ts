@@ -2,7 +2,7 @@
 // @dmasim/arch with options. They are the columns of the conformance matrix.
 import type { ProfileName, SystemOptions } from "@dmasim/arch";
 
-export type PresetName = "D-C" | "D-C0" | "D-N" | "D-F" | "I-C" | "I-N" | "I-U" | "OPS";
+export type PresetName = "D-C" | "D-C0" | "D-N" | "D-F" | "I-C" | "I-N" | "I-U" | "OPS" | "DBG";
 
 export interface Preset {
   name: PresetName;
@@ -59,6 +59,13 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     description: "dma_map_ops present (x86 GART platform), no IOMMU DMA domain",
     profile: "x86_64-gart",
     options: {},
+  },
+  DBG: {
+    name: "DBG",
+    description:
+      "I-C with CONFIG_DMA_API_DEBUG (checks set all_errors = 1; intel_iommu=off gives the D-C path)",
+    profile: "x86_64-vtd",
+    options: { cmdline: "iommu.strict=1", config: { DMA_API_DEBUG: true } },
   },
 };
 
