@@ -102,11 +102,13 @@ export interface ThreadResult {
   /** The model's counters over the loop (deltas); zero in shared mode, where they belong to the one system. */
   counters: Counters;
   timer: TimerInfo;
-  /** The same pair timed as one untimed batch after the warm-up (ns per pair), or null. */
+  /** ns per map+unmap pair in untimed batches after the run (the timing cross-check), or null. */
   batchPairNs: number | null;
 }
 
 export const SAMPLE_CAP = 20000;
+/** Pairs per batch of the untimed cross-check (ten batches, the cheapest counts). */
+const BATCH = 500;
 
 export function newResult(thread: number, timer: TimerInfo): ThreadResult {
   return {
@@ -267,9 +269,9 @@ export class BenchThread {
   }
 
   /**
-   * The honesty check for per-call timing: map+unmap pairs with no timer around them, timed as
-   * batches of `n` (no memset in between; the best of three batches, since the host may preempt
-   * any one of them). Returns ns per pair, or NaN if a map failed.
+   * The honesty check for per-call timing: map+unmap pairs with no timer around them, timed in
+   * ten batches of `n` (no memset in between). The cheapest batch counts, since the host may
+   * preempt any one of them. Returns ns per pair, or NaN if a map failed.
    */
   batchPairNs(n: number): number {
     const s = this.#sys;
@@ -278,7 +280,7 @@ export class BenchThread {
     const va = this.#pages[0]!.va;
     s.dma.cpu = this.#cpu;
     let best = Number.POSITIVE_INFINITY;
-    for (let b = 0; b < 3; b++) {
+    for (let b = 0; b < 10; b++) {
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
         if (this.#sgt) {
@@ -318,22 +320,19 @@ export class OwnedThread {
   readonly thread: BenchThread;
   readonly #sys: DmaSystem;
   readonly #base: Counters;
-  /** Untimed batch cost of a pair after the warm-up (ns), or null without a warm-up. */
-  readonly batchPairNs: number | null;
 
   constructor(o: BenchOptions, index: number, timer: TimerInfo) {
     this.#sys = buildSystem(o, 1);
     this.thread = new BenchThread(this.#sys, o, index, 0, timer);
     this.thread.warmup(o.warmup);
-    this.batchPairNs =
-      o.warmup > 0 ? this.thread.batchPairNs(Math.max(1000, Math.min(o.warmup, 20000))) : null;
     this.#base = readCounters(this.#sys);
   }
 
   finish(): ThreadResult {
     const r = this.thread.result;
     r.counters = addCounters(readCounters(this.#sys), this.#base, -1);
-    r.batchPairNs = this.batchPairNs;
+    // After the counters: the cross-check runs on the hot, measured path.
+    if (r.loops > 0) r.batchPairNs = this.thread.batchPairNs(BATCH);
     this.thread.release();
     return r;
   }
@@ -371,11 +370,7 @@ export class SharedBench {
       this.runRounds(o.warmup, Number.POSITIVE_INFINITY);
       const bad = this.threads.find((t) => t.result.error !== null);
       if (bad) throw new Error(`warm-up: thread ${bad.result.thread}: ${bad.result.error}`);
-      const batch = this.threads[0]!.batchPairNs(Math.max(1000, Math.min(o.warmup, 20000)));
-      for (const t of this.threads) {
-        t.result = newResult(t.result.thread, timer);
-        t.result.batchPairNs = batch;
-      }
+      for (const t of this.threads) t.result = newResult(t.result.thread, timer);
       this.#live = new Set(this.threads);
       this.wallMs = 0;
     }
@@ -421,6 +416,11 @@ export class SharedBench {
 
   finish(): { results: ThreadResult[]; counters: Counters } {
     const counters = this.counters();
+    // After the counters: the cross-check runs on the hot, measured path, on CPU 0.
+    if (this.loops > 0) {
+      const batch = this.threads[0]!.batchPairNs(BATCH);
+      for (const t of this.threads) t.result.batchPairNs = batch;
+    }
     for (const t of this.threads) t.release();
     return { results: this.threads.map((t) => t.result), counters };
   }

@@ -29,7 +29,7 @@ export interface Aggregate {
   /** Share of the threads' loop time spent inside the timed map and unmap windows. */
   timedShare: number;
   timer: TimerInfo;
-  /** The cross-check: a pair timed as an untimed batch after the warm-up (mean over threads), or null. */
+  /** The cross-check: ns per map+unmap pair in untimed batches after the run (mean over threads), or null. */
   batchPairNs: number | null;
   map: Percentiles;
   unmap: Percentiles;
@@ -191,7 +191,7 @@ export function extraLines(o: BenchOptions, a: Aggregate): string[] {
     `dmasim: ${o.profile}/${o.design}, ${o.sharing} mode, ${o.iterations === null ? `${o.seconds} s` : `-i ${o.iterations} per thread`}: ${a.loops} map+unmap pairs in ${s} s, ${Math.round(a.opsPerSecond)} pairs/s wall-clock (buffer fill and timer included) on ${a.cpuCores === null ? "?" : a.cpuCores.toFixed(2)} host cores; the timed calls alone: ${Math.round(a.pathPairsPerSecond)} pairs/s`,
     `dmasim: map   mean ${ns(a.mapNs)}  p50 ${ns(a.map.p50)}  p90 ${ns(a.map.p90)}  p99 ${ns(a.map.p99)}  max ${ns(a.map.max)}`,
     `dmasim: unmap mean ${ns(a.unmapNs)}  p50 ${ns(a.unmap.p50)}  p90 ${ns(a.unmap.p90)}  p99 ${ns(a.unmap.p99)}  max ${ns(a.unmap.max)}`,
-    `dmasim: timer performance.now(): ${a.timer.costNs.toFixed(0)} ns a reading, resolution ${a.timer.resolutionNs.toFixed(0)} ns (each timed call carries about one reading; not subtracted); timed calls are ${(100 * a.timedShare).toFixed(0)}% of the loop's time; cross-check: map+unmap in untimed batches (best of 3) ${a.batchPairNs === null ? "n/a (--warmup 0)" : ns(a.batchPairNs)} vs map+unmap mean ${ns(a.mapNs + a.unmapNs)}, p50 sum ${ns(a.map.p50 + a.unmap.p50)}`,
+    `dmasim: timer performance.now(): ${a.timer.costNs.toFixed(0)} ns a reading, resolution ${a.timer.resolutionNs.toFixed(0)} ns (each timed call carries about one reading; not subtracted); timed calls are ${(100 * a.timedShare).toFixed(0)}% of the loop's time; cross-check: map+unmap in untimed batches (best of 10) ${a.batchPairNs === null ? "n/a" : ns(a.batchPairNs)} vs map+unmap mean ${ns(a.mapNs + a.unmapNs)}, p50 sum ${ns(a.map.p50 + a.unmap.p50)}`,
     `dmasim: counters per pair: IOTLB invalidations ${perPair(c.iotlbInvalidations)}, page-table writes ${perPair(c.pageTableWrites)}, swiotlb bytes copied ${perPair(c.swiotlbBytesCopied)}, rcache hit rate ${rc ? `${((100 * c.rcacheHits) / rc).toFixed(1)}%` : "n/a"}, indirect calls ${perPair(c.indirectCalls)} (${a.loops ? (c.indirectCalls / (2 * a.loops)).toFixed(2) : "0"} per DMA API call)`,
     `dmasim: histogram (ns, map/unmap): ${a.histogram.map((h) => `<${h.upToNs ?? "∞"}:${h.map}/${h.unmap}`).join(" ")}`,
   ];
