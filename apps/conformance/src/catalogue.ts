@@ -1170,6 +1170,32 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C076",
+    title: "debug: sync_sg_for_cpu with another nents than the map's: 'different entry count'",
+    presets: ["DBG"],
+    source: "debug.c check_sync",
+    check(ctx) {
+      const s = ctx.make({ cmdline: "intel_iommu=off" });
+      const d = s.dma.debug;
+      expect(d !== null, "CONFIG_DMA_API_DEBUG is on");
+      d.allErrors = 1;
+      const base = lowPage(s, 1).pa;
+      const t = SgTable.fromPhys([
+        { phys: base, length: 4096 },
+        { phys: base + 4096, length: 4096 },
+      ]);
+      eq(s.dma.mapSgtable(s.dev, t, DMA_FROM_DEVICE), 0, "map two entries");
+      const report = "device driver syncs DMA sg list with different entry count";
+      const said = () => s.log.events.filter((e) => e.message.includes(report));
+      s.dma.syncSgForCpu(s.dev, t.sgl, 2, DMA_FROM_DEVICE);
+      eq(said().length, 0, "the map's nents: no report");
+      s.dma.syncSgForCpu(s.dev, t.sgl, 1, DMA_FROM_DEVICE);
+      eq(said().length, 1, "one entry fewer: reported");
+      expect(said()[0]!.message.includes("[map count=2] [sync count=1]"), "both counts named");
+      s.dma.unmapSgtable(s.dev, t, DMA_FROM_DEVICE);
+    },
+  },
+  {
     id: "C077",
     title: "for_each_sgtable_dma_sg visits nents, for_each_sgtable_sg orig_nents",
     presets: ["I-C"],
@@ -1861,6 +1887,65 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C126",
+    title:
+      "no bounce spans two 128-slot segments; with seg_boundary 0xFFFF none crosses a 64 KiB boundary",
+    presets: ["D-F"],
+    source: "swiotlb.c swiotlb_search_pool_area",
+    check(ctx) {
+      const s = ctx.make();
+      const start = s.dma.swiotlb!.start;
+      const seg = 128 * 2048;
+      const sizes = [100, 3000, 70000, 200000, 9000, 131072, 262144, 50000, 250000, 4096];
+      const crossesSegment = (d: number, n: number) =>
+        Math.floor((d - start) / seg) !== Math.floor((d + n - 1 - start) / seg);
+      const live: Array<[number, number]> = [];
+      for (const n of sizes) {
+        const d = s.dma.mapSingle(s.dev, s.kmalloc(n), n, DMA_TO_DEVICE);
+        expect(d !== DMA_MAPPING_ERROR, `bounce of ${n}`);
+        expect(!crossesSegment(d, n), `${n} bytes at 0x${d.toString(16)} span two segments`);
+        live.push([d, n]);
+      }
+      for (const [d, n] of live) s.dma.unmapSingle(s.dev, d, n, DMA_TO_DEVICE);
+      s.dma.setSegBoundary(s.dev, 0xffffn);
+      live.length = 0;
+      for (const n of [40000, 30000, 50000, 2048, 65536, 20000, 60000]) {
+        const d = s.dma.mapSingle(s.dev, s.kmalloc(n), n, DMA_TO_DEVICE);
+        expect(d !== DMA_MAPPING_ERROR, `bounce of ${n} with the boundary`);
+        eq(Math.floor(d / 65536), Math.floor((d + n - 1) / 65536), `${n} bytes within 64 KiB`);
+        live.push([d, n]);
+      }
+      for (const [d, n] of live) s.dma.unmapSingle(s.dev, d, n, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C128",
+    title:
+      "a 1 MiB one-area pool holds four 256 KiB bounces; the fifth fails 'buffer is full'; after an unmap one fits",
+    presets: ["D-F"],
+    source: "swiotlb.c",
+    check(ctx) {
+      const s = ctx.make({ cmdline: "swiotlb=512,1,force" });
+      eq(s.dma.swiotlb!.stats().nslabs, 512, "1 MiB");
+      const map = () => s.dma.mapSingle(s.dev, s.kmalloc(262144), 262144, DMA_TO_DEVICE);
+      const live = [map(), map(), map(), map()];
+      expect(
+        live.every((d) => d !== DMA_MAPPING_ERROR),
+        "four bounces",
+      );
+      eq(map(), DMA_MAPPING_ERROR, "the fifth");
+      expect(
+        s.log.events.some((e) => e.message.startsWith("swiotlb buffer is full (sz: 262144 bytes)")),
+        "swiotlb buffer is full",
+      );
+      s.dma.unmapSingle(s.dev, live.pop()!, 262144, DMA_TO_DEVICE);
+      const again = map();
+      expect(again !== DMA_MAPPING_ERROR, "fits after one unmap");
+      live.push(again);
+      for (const d of live) s.dma.unmapSingle(s.dev, d, 262144, DMA_TO_DEVICE);
+    },
+  },
+  {
     id: "C129",
     title: "after every bounce is unmapped, io_tlb_used is 0",
     presets: ["D-F"],
@@ -1876,6 +1961,72 @@ export const CATALOGUE: Clause[] = [
   },
   // ---- 6.10 DMA-API debug
   ...CATALOGUE_DEBUG,
+  {
+    id: "C130",
+    title:
+      "a pool above the device mask: the map fails with 'swiotlb addr ... overflow', slots released",
+    presets: ["D-C"],
+    source: "swiotlb.c swiotlb_map",
+    check(ctx) {
+      // The pool at 1.5 GiB, a 30-bit (1 GiB) device: every slot is out of its reach.
+      const s = ctx.make({ maskBits: 30, swiotlbStart: 0x60000000 });
+      const { va } = highPage(s);
+      eq(s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE), DMA_MAPPING_ERROR, "map");
+      expect(
+        s.log.events.some((e) => /^swiotlb addr 0x6[0-9a-f]+\+4096 overflow/.test(e.message)),
+        "overflow warning naming the slot",
+      );
+      eq(s.dma.swiotlb!.stats().used, 0, "the slots were released");
+    },
+  },
+  {
+    id: "C131",
+    title:
+      "a sync beyond the bounce allocation: 'Buffer overflow detected', only the allocation copied",
+    presets: ["D-F"],
+    source: "swiotlb.c swiotlb_bounce",
+    check(ctx) {
+      const s = ctx.make();
+      const { va } = lowPage(s);
+      s.dma.cpuFill(va, 4096, 0x11);
+      const d = s.dma.mapSingle(s.dev, va, 100, DMA_TO_DEVICE);
+      const slotTail = s.device.readBytes(d + 100, 1)![0];
+      s.dma.cpuFill(va, 4096, 0x22);
+      s.dma.syncSingleForDevice(s.dev, d, 4096, DMA_TO_DEVICE);
+      s.dma.syncSingleForDevice(s.dev, d, 4096, DMA_TO_DEVICE);
+      eq(
+        s.log.events.filter((e) => e.message.startsWith("Buffer overflow detected")).length,
+        1,
+        "warned once",
+      );
+      eq(
+        s.device.readBytes(d, 100)!.every((b) => b === 0x22),
+        true,
+        "the allocation is copied",
+      );
+      eq(s.device.readBytes(d + 100, 1)![0], slotTail, "nothing past it");
+      s.dma.unmapSingle(s.dev, d, 100, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "C132",
+    title:
+      "swiotlb_tbl_map_single with no pool: fails with 'Can not allocate SWIOTLB buffer earlier'",
+    presets: ["D-C0"],
+    source: "swiotlb.c swiotlb_tbl_map_single",
+    check(ctx) {
+      const s = ctx.make();
+      eq(s.dma.swiotlb, null, "no pool");
+      const { pa } = lowPage(s);
+      for (let i = 0; i < 12; i++)
+        eq(s.dma.swiotlbTblMapSingle(s.dev, pa, 4096, 0, DMA_TO_DEVICE, 0), -1, "no slot");
+      const lines = s.log.events.filter((e) =>
+        e.message.startsWith("Can not allocate SWIOTLB buffer earlier"),
+      );
+      // dev_warn_ratelimited: a plain line, at most 10 in a burst.
+      eq([lines.length, lines[0]?.backtrace], [10, false], "rate-limited lines");
+    },
+  },
   // ---- our own clauses for behaviour §1–§5 and iommu-dma.md §B describe
   {
     id: "D001",
