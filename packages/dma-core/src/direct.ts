@@ -506,7 +506,12 @@ export function directAllocPages(
   const pa = directAllocPagesRaw(k, dev, size);
   if (pa === null) return null;
   k.zeroCpu(k.platform.kas.physToVirt(pa), size);
-  return { pagePhys: pa, handle: physToDma(k, dev, pa) };
+  // In a confidential guest the pages are shared with the host (decrypted),
+  // so the handle carries no encryption bit, as for dma_alloc_coherent.
+  const handle = k.config.forceDmaUnencrypted
+    ? physToDmaUnencrypted(dev, pa)
+    : physToDma(k, dev, pa);
+  return { pagePhys: pa, handle };
 }
 
 /** dma_direct_free_pages() */

@@ -680,6 +680,10 @@ export class IommuDma implements IommuDmaEntryPoints {
       for (const p of pages) this.#k.platform.pages.freePages(p, 0);
       return null;
     }
+    // The pages come zeroed from the page allocator (__GFP_ZERO), through the
+    // cache; only then does prep_coherent push the zeros out for a
+    // non-coherent device, whose CPU view is uncached.
+    for (const p of pages) this.#k.platform.cache.cpuWrite(p, ZERO_PAGE);
     if (!(prot & IOMMU_CACHE)) for (const p of pages) this.#k.archDmaPrepCoherent(p, PAGE_SIZE);
     for (let i = 0; i < pages.length; i++) {
       if (cookie.domain.iommuMap(iova + i * PAGE_SIZE, pages[i]!, PAGE_SIZE, prot) !== 0) {
@@ -693,7 +697,6 @@ export class IommuDma implements IommuDmaEntryPoints {
         return null;
       }
     }
-    for (const p of pages) this.#k.platform.cache.cpuWrite(p, ZERO_PAGE);
     return { pages, iova, size, vaddr: 0 };
   }
 
