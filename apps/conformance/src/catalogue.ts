@@ -1211,6 +1211,38 @@ export const CATALOGUE: Clause[] = [
       s.dma.unmapSgtable(s.dev, t, DMA_TO_DEVICE);
     },
   },
+  {
+    id: "C078",
+    title: "an sg list mapped again before its unmap is flagged; after the unmap it is not",
+    presets: ["D-C", "D-N", "I-C"],
+    source: "dma-api.rst Part Id",
+    check(ctx) {
+      const s = ctx.make();
+      const checker = new OwnershipChecker(s);
+      const base = lowPage(s, 1).pa;
+      const t = SgTable.fromPhys([
+        { phys: base, length: 4096 },
+        { phys: base + 4096, length: 4096 },
+      ]);
+      eq(s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE), 0, "first map");
+      const first = t.sgl.map((x) => [x.dmaAddress, x.dmaLength, x.dmaFlags] as const);
+      eq(checker.withCode("sg-list-mapped-again").length, 0, "one map is fine");
+      eq(s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE), 0, "second map");
+      eq(checker.withCode("sg-list-mapped-again").length, 1, "the second map is flagged");
+      // Unwind both: the list holds the second mapping now, the first is restored by hand.
+      s.dma.unmapSgtable(s.dev, t, DMA_TO_DEVICE);
+      first.forEach(([a, l, f], i) => {
+        t.sgl[i]!.dmaAddress = a;
+        t.sgl[i]!.dmaLength = l;
+        t.sgl[i]!.dmaFlags = f;
+      });
+      s.dma.unmapSgtable(s.dev, t, DMA_TO_DEVICE);
+      eq(s.dma.mapSgtable(s.dev, t, DMA_TO_DEVICE), 0, "a map after the unmaps");
+      eq(checker.withCode("sg-list-mapped-again").length, 1, "is not flagged");
+      s.dma.unmapSgtable(s.dev, t, DMA_TO_DEVICE);
+      checker.stop();
+    },
+  },
   // ---- 6.6 allocations
   {
     id: "C079",
@@ -2025,6 +2057,36 @@ export const CATALOGUE: Clause[] = [
       );
       // dev_warn_ratelimited: a plain line, at most 10 in a burst.
       eq([lines.length, lines[0]?.backtrace], [10, false], "rate-limited lines");
+    },
+  },
+  {
+    id: "C134",
+    title:
+      "D-N bounced FROM_DEVICE: cache maintenance targets the slot, not the original; the copy-back goes through the cache",
+    presets: ["D-N"],
+    source: "swiotlb.c swiotlb_map; direct.h",
+    check(ctx) {
+      const s = ctx.make();
+      const va = s.kmalloc(40);
+      const pa = s.machine.kas.virtToPhys(va);
+      s.dma.cpuFill(va, 40, 0x11);
+      const from = s.dma.maintenance.length;
+      const d = s.dma.mapSingle(s.dev, va, 40, DMA_FROM_DEVICE);
+      expect(s.dma.swiotlb!.isSwiotlbBuffer(d), "the kmalloc rule bounced it");
+      s.device.write(d, new Uint8Array(40).fill(0x66));
+      s.dma.unmapSingle(s.dev, d, 40, DMA_FROM_DEVICE);
+      const events = s.dma.maintenance.slice(from);
+      expect(events.length >= 2, "maintenance at map and unmap");
+      expect(
+        events.every((m) => s.dma.swiotlb!.isSwiotlbBuffer(m.pa)),
+        "every event is on the slot",
+      );
+      expect(
+        events.every((m) => m.pa + m.size <= pa || m.pa >= pa + 40),
+        "none on the original",
+      );
+      eq(s.dma.cpuRead(va, 1)[0], 0x66, "the CPU sees the device's data without invalidating it");
+      s.kfree(va);
     },
   },
   // ---- our own clauses for behaviour §1–§5 and iommu-dma.md §B describe

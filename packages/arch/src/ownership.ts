@@ -41,7 +41,9 @@ export type OwnershipCode =
   /** The cache model saw the CPU read a line older than what a device wrote. */
   | "cpu-stale-read"
   /** The cache model saw a dirty line written back over data a device wrote. */
-  | "lost-device-write";
+  | "lost-device-write"
+  /** C078: an sg list mapped again while its earlier mapping is live (the map may have rewritten it). */
+  | "sg-list-mapped-again";
 
 export interface TrackedMapping {
   /** Creation order, from 1. */
@@ -112,6 +114,8 @@ export class OwnershipChecker {
   readonly #remember: number;
   readonly #log: boolean;
   readonly #unsubscribe: Array<() => void> = [];
+  /** The scatterlist array each live sg mapping was made from. */
+  readonly #sgLists = new Map<TrackedMapping, readonly Scatterlist[]>();
   #nextId = 1;
   #active = true;
 
@@ -212,12 +216,12 @@ export class OwnershipChecker {
     bus: Array<{ addr: number; len: number }>,
     cpu: Array<{ pa: number; len: number }>,
     owner: "device" | "cpu",
-  ): void {
-    if (!this.#active) return;
+  ): TrackedMapping | null {
+    if (!this.#active) return null;
     const first = bus[0];
     const bounced =
       first !== undefined && this.#sys.dma.isSwiotlbBuffer(dev, this.#busToPhys(dev, first.addr));
-    this.#live.push({
+    const m: TrackedMapping = {
       id: this.#nextId++,
       device: dev.name,
       kind,
@@ -229,7 +233,9 @@ export class OwnershipChecker {
       owner,
       live: true,
       endedBy: null,
-    });
+    };
+    this.#live.push(m);
+    return m;
   }
 
   #onMap(
@@ -270,7 +276,28 @@ export class OwnershipChecker {
     for (let i = 0; i < count; i++) bus.push({ addr: sgl[i]!.dmaAddress, len: sgl[i]!.dmaLength });
     const cpu: Array<{ pa: number; len: number }> = [];
     for (let i = 0; i < nents; i++) cpu.push({ pa: sgl[i]!.phys, len: sgl[i]!.length });
-    this.#track(dev, "sg", "dma_map_sg", dir, bus, cpu, "device");
+    // dma-api.rst Part Id: a list that is mapped must not be mapped again
+    // (the first map may have rewritten its fields, and its unmap is owed).
+    if (this.#active)
+      for (const [earlier, list] of this.#sgLists)
+        if (list === sgl)
+          this.#report(
+            "sg-list-mapped-again",
+            true,
+            {
+              by: "cpu",
+              kind: "write",
+              pa: null,
+              bus: null,
+              len: 0,
+              device: dev.name,
+              faulted: false,
+            },
+            earlier,
+            `${dev.name} mapped an sg list that is still mapped`,
+          );
+    const m = this.#track(dev, "sg", "dma_map_sg", dir, bus, cpu, "device");
+    if (m !== null) this.#sgLists.set(m, sgl);
   }
 
   #onUnmap(dev: Device, addr: number): void {
@@ -279,6 +306,7 @@ export class OwnershipChecker {
       const m = this.#live[i]!;
       if (m.device !== dev.name || !m.bus.some((s) => s.addr === addr)) continue;
       this.#live.splice(i, 1);
+      this.#sgLists.delete(m);
       m.live = false;
       m.endedBy =
         m.kind === "coherent"

@@ -204,3 +204,36 @@ test("OwnershipChecker: stop() mutes it; bad options name the argument", () => {
   }
   assertMatch(msg, /remember must be a non-negative integer, got -1/);
 });
+
+test("C078 an sg list mapped again before its unmap is reported; after the unmap a new map is not", () => {
+  for (const profile of ["x86_64", "x86_64-vtd"] as const) {
+    const sys = createSystem(profile);
+    const chk = new OwnershipChecker(sys, { log: false });
+    const pa = sys.machine.kas.virtToPhys(sys.kmalloc(8192));
+    const t = SgTable.fromPhys([{ phys: pa, length: 8192 }]);
+    assertEquals(sys.dma.mapSgtable(sys.dev, t, DMA_TO_DEVICE), 0);
+    const first = t.sgl.map((s) => [s.dmaAddress, s.dmaLength, s.dmaFlags] as const);
+    assertEquals(chk.withCode("sg-list-mapped-again").length, 0, profile);
+    assertEquals(sys.dma.mapSgtable(sys.dev, t, DMA_TO_DEVICE), 0);
+    const again = chk.withCode("sg-list-mapped-again");
+    assertEquals(again.length, 1, profile);
+    assertEquals(again[0]!.mapping!.live, true);
+    // Unwind both: the list now holds the second mapping's addresses.
+    sys.dma.unmapSgtable(sys.dev, t, DMA_TO_DEVICE);
+    first.forEach(([a, l, f], i) => {
+      t.sgl[i]!.dmaAddress = a;
+      t.sgl[i]!.dmaLength = l;
+      t.sgl[i]!.dmaFlags = f;
+    });
+    sys.dma.unmapSgtable(sys.dev, t, DMA_TO_DEVICE);
+    assertEquals(sys.dma.mapSgtable(sys.dev, t, DMA_TO_DEVICE), 0);
+    assertEquals(
+      chk.withCode("sg-list-mapped-again").length,
+      1,
+      `${profile}: mapped after its unmap`,
+    );
+    sys.dma.unmapSgtable(sys.dev, t, DMA_TO_DEVICE);
+    assertEquals(sys.dma.liveResources(), [], profile);
+    chk.stop();
+  }
+});
