@@ -950,7 +950,7 @@ function driverString(dev: Device): string {
 /** A cheap capture: V8 formats the frames only if a report reads them. */
 function captureTrace(): Error {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 12;
+  Error.stackTraceLimit = 9;
   const e = new Error("mapped at");
   Error.stackTraceLimit = limit;
   return e;

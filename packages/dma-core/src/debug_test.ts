@@ -657,3 +657,42 @@ test("property: correct map/unmap/sync sequences never produce a report and leav
     { numRuns: 60 },
   );
 });
+
+test("§5.3: dma_map_single of vmalloc memory is refused before debug looks, so the vmalloc-area report cannot fire", () => {
+  const f = dbg();
+  const v = f.machine.kas.vmalloc(4096)!;
+  assertEquals(f.kernel.mapSingle(f.dev, v, 64, DMA_TO_DEVICE), DMA_MAPPING_ERROR);
+  assertEquals(reports(f), []);
+  assertEquals(f.kernel.log.events.filter((e) => e.level === "warn").length, 1);
+  f.machine.kas.vfree(v);
+});
+
+test("§5.1: entries() shows each live entry's fields and the simulator calls that made it", () => {
+  const f = dbg();
+  const t = SgTable.fromPhys([
+    { phys: BUF, length: 1024 },
+    { phys: BUF + 8192, length: 1024 },
+  ]);
+  f.kernel.mapSgtable(f.dev, t, DMA_BIDIRECTIONAL);
+  const [e0, e1] = f.d.entries();
+  assertEquals(
+    { ...e0!, stack: [] },
+    {
+      device: "0000:00:01.0",
+      devAddr: BUF,
+      size: 1024,
+      type: "scatter-gather",
+      direction: DMA_BIDIRECTIONAL,
+      sgCallEnts: 2,
+      sgMappedEnts: 2,
+      paddr: BUF,
+      mapErr: "not-applicable",
+      cacheClean: false,
+      stack: [],
+    },
+  );
+  assertEquals(e1!.paddr, BUF + 8192);
+  assertEquals(e0!.stack.slice(0, 2), ["DmaKernel.#mapSg", "DmaKernel.mapSgtable"]);
+  f.kernel.unmapSgtable(f.dev, t, DMA_BIDIRECTIONAL);
+  assertEquals(f.d.entries(), []);
+});
