@@ -58,3 +58,25 @@ test("KernelAddressSpace: linear map, kmalloc size classes and minimum alignment
   kas.freeStack(s);
   assertEquals(kas.liveAllocations(), []);
 });
+
+test("KernelAddressSpace: stackAddressOf finds a stack page by physical address; placeKernelImage places text and rodata once", () => {
+  const mem = new PhysicalMemory({ ram: [{ start: 0, size: GiB }] });
+  const pages = new PageAllocator(mem);
+  const kas = new KernelAddressSpace(mem, pages);
+  const s = kas.allocStack();
+  const pa = kas.translate(s + 0x1234);
+  assertEquals(kas.stackAddressOf(pa), s + 0x1234);
+  assertEquals(kas.stackAddressOf(pa + 0x10000000), -1);
+  assertEquals(kas.kernelImage, null);
+  kas.placeKernelImage({ phys: 0x20000000, textSize: 0x2000, rodataSize: 0x1000 });
+  const img = kas.kernelImage!;
+  assertEquals(kas.regionOf(img.textStart), "text");
+  assertEquals(kas.regionOf(img.textEnd), "rodata");
+  assertEquals(kas.regionOf(kas.physToVirt(0x20002000)), "rodata", "the linear alias too");
+  assertThrows(
+    () => kas.placeKernelImage({ phys: 0x30000000, textSize: 4096, rodataSize: 0 }),
+    RangeError,
+    "placed already",
+  );
+  kas.freeStack(s);
+});
