@@ -205,8 +205,8 @@ export class DmaDebug implements DmaDebugFs {
     if (this.#disabled)
       this.#log.notice("dma-debug-off", "DMA-API: debugging disabled on kernel command line");
     else {
-      this.#setFilter(c.dmaDebugDriver, "dmaDebugDriver");
       this.#log.notice("dma-debug-init", "DMA-API: debugging enabled by kernel config");
+      if (c.dmaDebugDriver !== "") this.#setFilter(c.dmaDebugDriver, "dmaDebugDriver");
     }
   }
 
