@@ -2060,6 +2060,46 @@ export const CATALOGUE: Clause[] = [
     },
   },
   {
+    id: "C133",
+    title:
+      "dynamic swiotlb: with the pools full a bounce still succeeds through a transient pool, gone at unmap",
+    presets: ["D-C", "D-F"],
+    source: "swiotlb.c swiotlb_find_slots; swiotlb.rst",
+    check(ctx) {
+      const force = ctx.preset === "D-F" ? ",force" : "";
+      const s = ctx.make({
+        maskBits: 32,
+        cmdline: `swiotlb=512,1${force}`,
+        config: { SWIOTLB_DYNAMIC: true },
+      });
+      const mem = s.dma.swiotlb!;
+      const block = highPage(s, 9).va; // 2 MiB above 4 GiB: D-C must bounce it
+      const full = [0, 1, 2, 3].map((i) => {
+        const d = s.dma.mapSingle(s.dev, block + i * 262144, 262144, DMA_TO_DEVICE);
+        expect(d !== DMA_MAPPING_ERROR && mem.isSwiotlbBuffer(d), "a bounce in the default pool");
+        return d;
+      });
+      eq(mem.stats().transientNslabs, 0, "no transient pool yet");
+      const va = block + 2 ** 20;
+      s.dma.cpuFill(va, 4096, 0x3d);
+      const n = s.log.events.length;
+      const d = s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE);
+      expect(d !== DMA_MAPPING_ERROR, "the map succeeds with the pool full");
+      expect(d < mem.start || d >= mem.end, "outside the default pool");
+      expect(mem.isSwiotlbBuffer(d) && d + 4095 <= 0xffffffff, "a bounce slot below the mask");
+      eq(mem.stats().transientNslabs, 2, "a transient pool of exactly two slots");
+      eq(s.device.readBytes(d, 1)![0], 0x3d, "the device reads the bounced data");
+      expect(
+        !s.log.events.slice(n).some((e) => e.message.startsWith("swiotlb buffer is full")),
+        "no 'buffer is full'",
+      );
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_TO_DEVICE);
+      eq(mem.stats().transientNslabs, 0, "the transient pool is gone after the unmap");
+      expect(!mem.isSwiotlbBuffer(d), "and its memory is no longer swiotlb's");
+      for (const f of full) s.dma.unmapSingle(s.dev, f, 262144, DMA_TO_DEVICE);
+    },
+  },
+  {
     id: "C134",
     title:
       "D-N bounced FROM_DEVICE: cache maintenance targets the slot, not the original; the copy-back goes through the cache",

@@ -26,6 +26,8 @@ export interface KernelConfig {
   ZONE_DMA32: boolean;
   /** ARCH_DMA_ADDR_T_64BIT off: a 32-bit dma_addr_t. */
   DMA_ADDR_T_32BIT: boolean;
+  /** CONFIG_SWIOTLB_DYNAMIC (default n): transient pools for requests the pools cannot hold. */
+  SWIOTLB_DYNAMIC: boolean;
   /** dma_pgprot() can give write-combining (arm64 selects it; x86 does not; arm only without ARM_DMA_MEM_BUFFERABLE). */
   ARCH_HAS_DMA_WRITE_COMBINE: boolean;
 }
@@ -47,6 +49,7 @@ export const KCONFIG_SYMBOLS: ReadonlyArray<keyof KernelConfig> = [
   "ZONE_DMA32",
   "DMA_ADDR_T_32BIT",
   "ARCH_HAS_DMA_WRITE_COMBINE",
+  "SWIOTLB_DYNAMIC",
 ];
 
 /** Applies overrides to a profile's defaults; unknown symbols and bad values are refused by name. */
@@ -75,6 +78,10 @@ export function resolveKernelConfig(
   if (c.DMA_OPS_BYPASS && !c.ARCH_HAS_DMA_OPS)
     throw new KernelBuildError(
       "Kconfig: DMA_OPS_BYPASS depends on ARCH_HAS_DMA_OPS (unmet direct dependency)",
+    );
+  if (c.SWIOTLB_DYNAMIC && !c.SWIOTLB)
+    throw new KernelBuildError(
+      "Kconfig: SWIOTLB_DYNAMIC depends on SWIOTLB (unmet direct dependency)",
     );
   if (c.DMA_BOUNCE_UNALIGNED_KMALLOC && !c.SWIOTLB) {
     throw new KernelBuildError(
@@ -124,6 +131,7 @@ export function toDmaCoreConfig(
     forceDmaUnencrypted: extra.forceDmaUnencrypted,
     dmaAddr32: c.DMA_ADDR_T_32BIT,
     archHasDmaWriteCombine: c.ARCH_HAS_DMA_WRITE_COMBINE,
+    swiotlbDynamic: c.SWIOTLB_DYNAMIC,
     possibleCpus: extra.possibleCpus,
   };
 }

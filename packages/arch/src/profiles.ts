@@ -76,6 +76,7 @@ const X86: KernelConfig = {
   ZONE_DMA32: true,
   DMA_ADDR_T_32BIT: false,
   ARCH_HAS_DMA_WRITE_COMBINE: false,
+  SWIOTLB_DYNAMIC: false,
 };
 
 const ARM64: KernelConfig = {

@@ -290,9 +290,40 @@ export class DmaKernel implements KernelContext {
         },
         info: (code, message) => this.log.notice(code, message),
       },
+      grow: this.config.swiotlbDynamic
+        ? {
+            allocPool: (bytes, limit) => this.#swiotlbAllocTlb(bytes, limit),
+            freePool: (pa, bytes) => this.platform.pages.freePages(pa, direct.getOrder(bytes)),
+          }
+        : undefined,
     });
     for (const line of geo.logLines) this.log.notice("swiotlb-init", line);
     return mem;
+  }
+
+  /**
+   * swiotlb_alloc_tlb() for a transient pool: GFP_NOWAIT pages in the zone
+   * the device's limit asks for, retried in lower zones while they land above
+   * it. (A confidential guest would take them from the atomic pools, which
+   * this model does not do: it gets none.)
+   */
+  #swiotlbAllocTlb(bytes: number, limit: number): number | null {
+    if (this.config.forceDmaUnencrypted) return null;
+    const lim = limit === 0 ? NO_LIMIT : limit;
+    const order = direct.getOrder(bytes);
+    let zone: number;
+    if (this.config.zoneDma && BigInt(lim) <= this.config.zoneDmaLimit) zone = 0;
+    else if (this.config.zoneDma32 && lim <= 2 ** 32 - 1) zone = 1;
+    else zone = 2;
+    for (;;) {
+      const pa = this.platform.pages.allocPages(order, zone);
+      if (pa === null) return null;
+      if (pa + bytes - 1 <= lim) return pa;
+      this.platform.pages.freePages(pa, order);
+      if (zone === 2 && this.config.zoneDma32 && lim < NO_LIMIT) zone = 1;
+      else if (zone > 0 && this.config.zoneDma) zone = 0;
+      else return null;
+    }
   }
 
   /** memblock-style: the highest free physically contiguous range below `limit`. */
@@ -1801,6 +1832,7 @@ export class DmaKernel implements KernelContext {
       name: dev.name,
       minAlignMask: this.getMinAlignMask(dev),
       segBoundaryMask: u64ToLimit(this.getSegBoundary(dev)),
+      dmaLimit: dev.streamingLimit,
     };
   }
 

@@ -32,6 +32,8 @@ export interface SwiotlbDevice {
   minAlignMask: number;
   /** dma_get_seg_boundary() as a number (2^52 - 1 stands for ULONG_MAX). */
   segBoundaryMask: number;
+  /** min_not_zero(*dma_mask, bus_dma_limit) as a number: where a transient pool must lie (0 = no limit). */
+  dmaLimit?: number;
 }
 
 export interface SwiotlbLog {
@@ -121,6 +123,17 @@ export interface SwiotlbStats {
   areas: Array<{ index: number; used: number }>;
 }
 
+/**
+ * CONFIG_SWIOTLB_DYNAMIC (mem->can_grow): memory for a transient pool, the
+ * pool a request gets when every slot of every pool is taken. The pages come
+ * without sleeping and below the device's DMA limit, or not at all.
+ */
+export interface SwiotlbGrow {
+  /** The physical address of `bytes` bytes (page-aligned) at or below `limit`, or null. */
+  allocPool(bytes: number, limit: number): number | null;
+  freePool(pa: number, bytes: number): void;
+}
+
 export interface SwiotlbMemOptions {
   start: number;
   nslabs: number;
@@ -128,6 +141,8 @@ export interface SwiotlbMemOptions {
   force?: boolean;
   cpu: CpuAccess;
   log: SwiotlbLog;
+  /** Dynamic swiotlb: transient pools for requests the pools cannot hold. */
+  grow?: SwiotlbGrow;
 }
 
 /** One io_tlb_pool with its slot array. */
@@ -142,9 +157,15 @@ class Pool {
   readonly allocSize: Float64Array;
   readonly padSlots: Uint16Array;
   readonly areas: Area[];
+  /** A dynamic swiotlb pool made for one request, deleted at its unmap. */
+  readonly transient: boolean;
+  /** The bytes of memory the pool occupies (whole pages). */
+  readonly bytes: number;
 
-  constructor(start: number, nslabs: number, nareas: number) {
+  constructor(start: number, nslabs: number, nareas: number, transient = false) {
     this.start = start;
+    this.transient = transient;
+    this.bytes = Math.ceil((nslabs * IO_TLB_SIZE) / PAGE_SIZE) * PAGE_SIZE;
     this.nslabs = nslabs;
     this.end = start + nslabs * IO_TLB_SIZE;
     this.nareas = nareas;
@@ -153,7 +174,9 @@ class Pool {
     this.origAddr = new Float64Array(nslabs).fill(INVALID);
     this.allocSize = new Float64Array(nslabs);
     this.padSlots = new Uint16Array(nslabs);
-    for (let i = 0; i < nslabs; i++) this.list[i] = IO_TLB_SEGSIZE - (i % IO_TLB_SEGSIZE);
+    // A free run never passes the end of its slot set, nor the end of a (short, transient) pool.
+    for (let i = 0; i < nslabs; i++)
+      this.list[i] = Math.min(IO_TLB_SEGSIZE - (i % IO_TLB_SEGSIZE), nslabs - i);
     this.areas = Array.from({ length: nareas }, () => ({ index: 0, used: 0 }));
   }
 }
@@ -164,6 +187,10 @@ export class SwiotlbMem {
   readonly #pool: Pool;
   readonly #cpu: CpuAccess;
   readonly #log: SwiotlbLog;
+  readonly #grow: SwiotlbGrow | null;
+  /** The transient pools alive now (the kernel's per-device dma_io_tlb_pools list). */
+  readonly #transient: Pool[] = [];
+  #transientNslabs = 0;
   #used = 0;
   #hiwater = 0;
   readonly #buf = new Uint8Array(IO_TLB_SEGSIZE * IO_TLB_SIZE);
@@ -192,6 +219,7 @@ export class SwiotlbMem {
     this.force = options.force ?? false;
     this.#cpu = options.cpu;
     this.#log = options.log;
+    this.#grow = options.grow ?? null;
     const mb = (nslabs * IO_TLB_SIZE) >> 20;
     this.#log.info(
       "swiotlb-mapped",
@@ -208,7 +236,16 @@ export class SwiotlbMem {
   }
 
   isSwiotlbBuffer(pa: number): boolean {
-    return pa >= this.#pool.start && pa < this.#pool.end;
+    if (pa >= this.#pool.start && pa < this.#pool.end) return true;
+    return this.#transient.length > 0 && this.#poolOf(pa) !== null;
+  }
+
+  /** swiotlb_find_pool(): the pool holding `pa`, the default one first. */
+  #poolOf(pa: number): Pool | null {
+    const d = this.#pool;
+    if (pa >= d.start && pa < d.end) return d;
+    for (const p of this.#transient) if (pa >= p.start && pa < p.end) return p;
+    return null;
   }
 
   /** swiotlb_max_mapping_size() */
@@ -217,19 +254,15 @@ export class SwiotlbMem {
     return IO_TLB_SIZE * IO_TLB_SEGSIZE - min;
   }
 
-  #slotIndex(pa: number): number {
-    return Math.floor((pa - this.#pool.start) / IO_TLB_SIZE);
-  }
-
   /** swiotlb_search_pool_area(): next fit from the area's index; -1 when nothing fits. */
   #searchArea(
     dev: SwiotlbDevice,
+    pool: Pool,
     areaIndex: number,
     origAddr: number,
     allocSize: number,
     allocAlignMask: number,
   ): number {
-    const pool = this.#pool;
     const area = pool.areas[areaIndex]!;
     // The pool's DMA address, masked with the segment boundary (the model's pools are not offset).
     const boundary = dev.segBoundaryMask >= 2 ** 52 - 1 ? 0 : dev.segBoundaryMask + 1;
@@ -309,11 +342,31 @@ export class SwiotlbMem {
     const align = allocAlignMask + 1;
     const size = Math.ceil((mappingSize + offset) / align) * align;
     let index = -1;
+    let pool = this.#pool;
     if (size <= IO_TLB_SEGSIZE * IO_TLB_SIZE) {
-      const pool = this.#pool;
       const start = cpu & (pool.nareas - 1);
       for (let i = 0; i < pool.nareas && index < 0; i++) {
-        index = this.#searchArea(dev, (start + i) % pool.nareas, origAddr, size, allocAlignMask);
+        index = this.#searchArea(
+          dev,
+          pool,
+          (start + i) % pool.nareas,
+          origAddr,
+          size,
+          allocAlignMask,
+        );
+      }
+      // Every pool is full: with dynamic swiotlb the request gets a transient pool of its own.
+      if (index < 0 && this.#grow !== null) {
+        const t = this.#transientPool(dev, size);
+        if (t !== null) {
+          index = this.#searchArea(dev, t, 0, origAddr, size, allocAlignMask);
+          if (index < 0) this.#grow.freePool(t.start, t.bytes);
+          else {
+            this.#transient.push(t);
+            this.#transientNslabs += t.nslabs;
+            pool = t;
+          }
+        }
       }
     }
     if (index < 0) {
@@ -328,7 +381,6 @@ export class SwiotlbMem {
       }
       return -1;
     }
-    const pool = this.#pool;
     const pad = offset >> IO_TLB_SHIFT;
     offset &= IO_TLB_SIZE - 1;
     index += pad;
@@ -343,10 +395,23 @@ export class SwiotlbMem {
     return tlb;
   }
 
+  /**
+   * swiotlb_alloc_pool() for one request (swiotlb_find_slots): exactly the
+   * slots it needs, one area, memory below the device's limit; null when the
+   * pages cannot be had without sleeping.
+   */
+  #transientPool(dev: SwiotlbDevice, size: number): Pool | null {
+    const nslabs = Math.ceil(size / IO_TLB_SIZE);
+    const bytes = Math.ceil((nslabs * IO_TLB_SIZE) / PAGE_SIZE) * PAGE_SIZE;
+    const pa = this.#grow!.allocPool(bytes, dev.dmaLimit ?? 0);
+    return pa === null ? null : new Pool(pa, nslabs, 1, true);
+  }
+
   /** swiotlb_bounce(): copies between the original and the slot, through the CPU, truncated to the allocation. */
   #bounce(tlb: number, size: number, dir: number, dev: SwiotlbDevice): void {
-    const pool = this.#pool;
-    const index = this.#slotIndex(tlb);
+    const pool = this.#poolOf(tlb);
+    if (pool === null) return;
+    const index = Math.floor((tlb - pool.start) / IO_TLB_SIZE);
     let origAddr = pool.origAddr[index]!;
     if (origAddr === INVALID) return;
     let allocSize = pool.allocSize[index]!;
@@ -396,7 +461,16 @@ export class SwiotlbMem {
 
   /** swiotlb_release_slots(): free the run and merge it with its free neighbours in the segment. */
   #release(dev: SwiotlbDevice, tlbAddr: number): void {
-    const pool = this.#pool;
+    const pool = this.#poolOf(tlbAddr);
+    if (pool === null) return;
+    if (pool.transient) {
+      // swiotlb_del_transient(): the whole pool goes, its memory back to the page allocator.
+      this.#transient.splice(this.#transient.indexOf(pool), 1);
+      this.#transientNslabs -= pool.nslabs;
+      this.#used -= pool.nslabs;
+      this.#grow!.freePool(pool.start, pool.bytes);
+      return;
+    }
     const offset = tlbAddr & dev.minAlignMask & (IO_TLB_SIZE - 1);
     let index = Math.floor((tlbAddr - offset - pool.start) / IO_TLB_SIZE);
     index -= pool.padSlots[index]!;
@@ -438,7 +512,7 @@ export class SwiotlbMem {
       nslabs: this.#pool.nslabs,
       used: this.#used,
       hiwater: this.#hiwater,
-      transientNslabs: 0,
+      transientNslabs: this.#transientNslabs,
       areas: this.#pool.areas.map((a) => ({ index: a.index, used: a.used })),
     };
   }
@@ -452,24 +526,26 @@ export class SwiotlbMem {
     const pool = this.#pool;
     for (let i = 0; i < pool.nslabs; i++)
       if (pool.list[i] !== IO_TLB_SEGSIZE - (i % IO_TLB_SEGSIZE)) return false;
-    return this.#used === 0;
+    return this.#used === 0 && this.#transient.length === 0;
   }
 
   /** The live bounce buffers, for leak reports. */
   liveBounces(): string[] {
-    const pool = this.#pool;
     const out: string[] = [];
-    for (let i = 0; i < pool.nslabs; i++) {
-      const o = pool.origAddr[i]!;
-      if (
-        o !== INVALID &&
-        (i === 0 ||
-          pool.origAddr[i - 1] === INVALID ||
-          pool.allocSize[i - 1] !== pool.allocSize[i]! + IO_TLB_SIZE)
-      ) {
-        out.push(
-          `slot ${hex(pool.start + i * IO_TLB_SIZE)} for ${hex(o)} (${pool.allocSize[i]} bytes)`,
-        );
+    for (const pool of [this.#pool, ...this.#transient]) {
+      const where = pool.transient ? " (transient pool)" : "";
+      for (let i = 0; i < pool.nslabs; i++) {
+        const o = pool.origAddr[i]!;
+        if (
+          o !== INVALID &&
+          (i === 0 ||
+            pool.origAddr[i - 1] === INVALID ||
+            pool.allocSize[i - 1] !== pool.allocSize[i]! + IO_TLB_SIZE)
+        ) {
+          out.push(
+            `slot ${hex(pool.start + i * IO_TLB_SIZE)} for ${hex(o)} (${pool.allocSize[i]} bytes)${where}`,
+          );
+        }
       }
     }
     return out;
