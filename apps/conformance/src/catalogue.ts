@@ -1992,6 +1992,96 @@ export const CATALOGUE: Clause[] = [
     },
   },
   // ---- 6.10 DMA-API debug
+  {
+    id: "D007",
+    title:
+      "swiotlb areas: a bounce made on CPU n comes from area n; a full area hands over to the next",
+    presets: ["D-F"],
+    source: "swiotlb.c swiotlb_search_area (§4.2)",
+    check(ctx) {
+      const s = ctx.make({ cpus: 4, cmdline: "swiotlb=1024,4,force" });
+      const mem = s.dma.swiotlb!;
+      const areaBytes = (1024 / 4) * 2048;
+      const areaOf = (d: number) => Math.floor((d - mem.start) / areaBytes);
+      const live: number[] = [];
+      for (const cpu of [0, 1, 2, 3]) {
+        const d = s.dma.onCpu(cpu, () =>
+          s.dma.mapSingle(s.dev, s.kmalloc(4096), 4096, DMA_TO_DEVICE),
+        );
+        eq(areaOf(d), cpu, `CPU ${cpu}`);
+        live.push(d);
+      }
+      // Fill area 2 (256 slots = two 256 KiB bounces, less the page taken above).
+      const big = [0, 1].map(() =>
+        s.dma.onCpu(2, () => s.dma.mapSingle(s.dev, s.kmalloc(262144), 262144, DMA_TO_DEVICE)),
+      );
+      eq(areaOf(big[0]!), 2, "the first 256 KiB fits in area 2");
+      eq(areaOf(big[1]!), 3, "the second no longer does: area 3 serves it");
+      for (const d of live) s.dma.unmapSingle(s.dev, d, 4096, DMA_TO_DEVICE);
+      for (const d of big) s.dma.unmapSingle(s.dev, d, 262144, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "D008",
+    title: "swiotlb with min_align_mask 0xFFF: the bounce address keeps the original's low 12 bits",
+    presets: ["D-F"],
+    source: "swiotlb.c swiotlb_tbl_map_single, swiotlb_search_pool_area (§4.3, §4.4)",
+    check(ctx) {
+      const s = ctx.make();
+      s.dma.setMinAlignMask(s.dev, 0xfff);
+      const base = lowPage(s, 1).pa;
+      for (const off of [0x0, 0x100, 0x800, 0xa40, 0xff0]) {
+        const d = s.dma.mapPhys(s.dev, base + off, 512, DMA_TO_DEVICE);
+        expect(d !== DMA_MAPPING_ERROR && s.dma.swiotlb!.isSwiotlbBuffer(d), `bounce at +${off}`);
+        eq(d & 0xfff, off, `offset 0x${off.toString(16)} preserved`);
+        s.dma.unmapPhys(s.dev, d, 512, DMA_TO_DEVICE);
+      }
+      eq(s.dma.swiotlb!.stats().used, 0, "all released");
+    },
+  },
+  {
+    id: "D009",
+    title:
+      "dma-direct max mapping size: SIZE_MAX unless bouncing may happen; then 256 KiB, 252 KiB with NVMe's min_align_mask",
+    presets: ["D-C", "D-F"],
+    source: "direct.c dma_direct_max_mapping_size; swiotlb.c swiotlb_max_mapping_size (§3.8, §4.8)",
+    check(ctx) {
+      const s = ctx.make();
+      if (ctx.preset === "D-C") {
+        eq(s.dma.maxMappingSize(s.dev), SIZE_MAX, "64-bit mask: no bounce can happen");
+        s.dma.setMask(s.dev, DMA_BIT_MASK(32));
+      }
+      eq(s.dma.maxMappingSize(s.dev), 262144n, "bouncing may happen: one slot set");
+      s.dma.setMinAlignMask(s.dev, 0xfff);
+      eq(s.dma.maxMappingSize(s.dev), 258048n, "less the min_align_mask rounded up to a slot");
+    },
+  },
+  {
+    id: "D010",
+    title:
+      "dma_range_map: a RAM map is translated (phys − cpu_start + dma_start); phys outside every region bounces",
+    presets: ["D-C"],
+    source: "dma-direct.h phys_to_dma, translate_phys_to_dma (§3.1)",
+    check(ctx) {
+      const s = ctx.make();
+      const d = s.dma.addDevice({
+        name: "ranged",
+        pci: true,
+        // The region covers RAM below 2 GiB, the swiotlb pool included, but not the RAM above 4 GiB.
+        dmaRangeMap: [{ cpuStart: 0, dmaStart: 0x80000000, size: 0x80000000 }],
+      });
+      eq(s.dma.setMask(d, DMA_BIT_MASK(40)), 0, "setMask");
+      const { va, pa } = lowPage(s);
+      const a = s.dma.mapSingle(d, va, 4096, DMA_TO_DEVICE);
+      eq(a, pa + 0x80000000, "translated through the region");
+      s.dma.unmapSingle(d, a, 4096, DMA_TO_DEVICE);
+      const hi = highPage(s);
+      const b = s.dma.mapSingle(d, hi.va, 4096, DMA_TO_DEVICE);
+      expect(b !== DMA_MAPPING_ERROR, "mapped");
+      expect(s.dma.swiotlb!.isSwiotlbBuffer(b - 0x80000000), "no region covers it: bounced");
+      s.dma.unmapSingle(d, b, 4096, DMA_TO_DEVICE);
+    },
+  },
   ...CATALOGUE_DEBUG,
   {
     id: "C130",
