@@ -14,7 +14,7 @@ import { type MainIO, main, variants } from "./cli.ts";
 import { newResult, type ThreadResult, zeroCounters } from "./loop.ts";
 import { type BenchOptions, DEFAULTS, OptionError, parseOptions } from "./options.ts";
 import { aggregate, compareTable, kernelLines, svgChart } from "./report.ts";
-import { runIndependent, runShared } from "./runner.ts";
+import { checkWorkerMemory, runIndependent, runShared } from "./runner.ts";
 
 const quick = (o: Partial<BenchOptions>): BenchOptions => ({ ...DEFAULTS, warmup: 20, ...o });
 
@@ -346,5 +346,14 @@ test("--compare strict,lazy and -g lists print one table; --svg writes a well-fo
       },
     ])[1],
     "x           not run: KernelBuildError: ld",
+  );
+});
+
+test("independent mode refuses more workers than the host's memory holds, before starting any", () => {
+  checkWorkerMemory(64, 8 * 2 ** 30);
+  assertThrows(
+    () => checkWorkerMemory(1024, 8 * 2 ** 30),
+    Error,
+    "independent mode: 1024 workers need about 24.0 GiB (24 MiB each) and this host has 8.0 GiB free; use fewer threads, or --shared",
   );
 });

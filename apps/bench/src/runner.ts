@@ -4,6 +4,7 @@
 // only hands out time slices of at most CHUNK_MS, so Ctrl-C, the progress bar and a dying
 // worker are noticed within one slice.
 import { createRequire } from "node:module";
+import { freemem } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { type Remote, releaseProxy, wrap } from "comlink";
@@ -99,8 +100,23 @@ async function withWorkers<T>(
   }
 }
 
+/** Resident memory one independent-mode worker takes (V8 isolate, the model, its system), measured with -t 64. */
+export const WORKER_BYTES = 24 * 2 ** 20;
+
+/** Refuses a worker count this host cannot hold, before any worker starts (rather than be killed by the OOM killer). */
+export function checkWorkerMemory(threads: number, freeBytes = freemem()): void {
+  const need = threads * WORKER_BYTES;
+  if (need > 0.75 * freeBytes) {
+    const gib = (b: number) => (b / 2 ** 30).toFixed(1);
+    throw new Error(
+      `independent mode: ${threads} workers need about ${gib(need)} GiB (${WORKER_BYTES / 2 ** 20} MiB each) and this host has ${gib(freeBytes)} GiB free; use fewer threads, or --shared (one system with ${threads} simulated CPUs)`,
+    );
+  }
+}
+
 /** Independent mode: every benchmark thread is a worker with its own system. */
 export async function runIndependent(o: BenchOptions, hooks: RunHooks = {}): Promise<RunOutcome> {
+  checkWorkerMemory(o.threads);
   return withWorkers(o.threads, hooks, async (apis, guard) => {
     const timers = await guard(Promise.all(apis.map((a, i) => a.init(o, i))));
     const loops = new Array<number>(o.threads).fill(0);
