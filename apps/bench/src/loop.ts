@@ -130,6 +130,18 @@ export function newResult(thread: number, timer: TimerInfo): ThreadResult {
   };
 }
 
+/** Pages one system maps at most during the warm-up: --warmup is capped so a warm-up stays short. */
+const WARMUP_PAGES = 200_000;
+
+/** The warm-up pairs per thread: --warmup, capped by WARMUP_PAGES for the system (a function of the options only). */
+export function warmupPairs(o: BenchOptions, threadsPerSystem: number): number {
+  if (o.warmup === 0) return 0;
+  return Math.min(
+    o.warmup,
+    Math.max(10, Math.floor(WARMUP_PAGES / (o.granule * threadsPerSystem))),
+  );
+}
+
 export function buildSystem(o: BenchOptions, cpus: number): DmaSystem {
   const cmdline =
     o.policy === "strict" ? "iommu.strict=1" : o.policy === "lazy" ? "iommu.strict=0" : undefined;
@@ -324,7 +336,7 @@ export class OwnedThread {
   constructor(o: BenchOptions, index: number, timer: TimerInfo) {
     this.#sys = buildSystem(o, 1);
     this.thread = new BenchThread(this.#sys, o, index, 0, timer);
-    this.thread.warmup(o.warmup);
+    this.thread.warmup(warmupPairs(o, 1));
     this.#base = readCounters(this.#sys);
   }
 
@@ -366,8 +378,9 @@ export class SharedBench {
       throw e;
     }
     this.#live = new Set(this.threads);
-    if (o.warmup > 0) {
-      this.runRounds(o.warmup, Number.POSITIVE_INFINITY);
+    const warm = warmupPairs(o, o.threads);
+    if (warm > 0) {
+      this.runRounds(warm, Number.POSITIVE_INFINITY);
       const bad = this.threads.find((t) => t.result.error !== null);
       if (bad) throw new Error(`warm-up: thread ${bad.result.thread}: ${bad.result.error}`);
       for (const t of this.threads) t.result = newResult(t.result.thread, timer);
@@ -392,8 +405,10 @@ export class SharedBench {
     const start = performance.now();
     const delay = this.#o.delayNs;
     const mapped: BenchThread[] = [];
+    // Look at the clock every round when rounds are long (many threads), every 16 otherwise.
+    const every = this.#live.size >= 16 ? 0 : 15;
     for (let round = 0; this.#live.size > 0; round++) {
-      if ((round & 15) === 0 && round > 0 && performance.now() >= deadline) break;
+      if ((round & every) === 0 && round > 0 && performance.now() >= deadline) break;
       mapped.length = 0;
       for (const t of this.#live) {
         if (t.result.loops >= target) this.#live.delete(t);

@@ -79,7 +79,8 @@ export const USAGE = `usage: dmasim-bench [options]
   -D design       ${DISPATCH_DESIGNS.join(", ")} (default phys)
   --strict | --lazy   IOMMU unmap policy (default: the profile's)
   -i iterations   1..100000000 per thread instead of -s
-  --warmup N      0..1000000 untimed pairs per thread first, for the JIT (default 2000)
+  --warmup N      0..1000000 untimed pairs per thread first, for the JIT (default 2000;
+                  capped so a system maps at most 200000 pages warming up)
   --shared        one system whose simulated CPUs are the threads, in one worker
   --independent   one system per thread, each thread a worker (the default)
   --compare X     designs | profiles | strict,lazy: the same workload side by side
