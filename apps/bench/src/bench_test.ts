@@ -249,10 +249,22 @@ test("a worker that dies is reported and the run ends with a clear error", async
   assertEquals(r.err, ["dmasim-bench: bench worker 0 exited with code 3"]);
 });
 
-test("a failing map stops the run with the kernel's message and exit 1", async () => {
+test("a failing map stops the run with the kernel's message and exit 1; in a table it is a row", async () => {
   const r = await cli(["-p", "dummy", "-i", "10", "--shared"]);
   assertEquals(r.code, 1);
   assertStringIncludes(r.err.join("\n"), "thread 0: dma_map_single failed on 0000:00:01.0");
+  const t = await cli("-p powerpc64-tce -i 20 --shared --compare designs".split(" "));
+  assertEquals(t.code, 0);
+  const rows = new Map(t.out.slice(1).map((l) => [l.split(/\s+/)[0]!, l]));
+  assertMatch(
+    rows.get("static-call-v0")!,
+    /not run: KernelBuildError: ld: kernel\/dma\/mapping\.o/,
+  );
+  assertMatch(
+    rows.get("static-call-v0-misread")!,
+    /no pairs: thread 0: dma_map_single failed on 0000:00:01\.0/,
+  );
+  assertMatch(rows.get("phys")!, /^phys\s+\d+\s+\d+/);
 });
 
 test("Ctrl-C (the stop flag) ends a 300 s run with the partial results, exit 130", async () => {

@@ -207,7 +207,8 @@ export async function main(argv: string[], io: MainIO = consoleIO): Promise<numb
         ? a.errors.map((x) => `thread ${x.thread}: ${x.error}`).join("; ")
         : null;
       if (error) {
-        failed = true;
+        // In a table a variant whose map fails is a row with its reason; alone it is the run's failure.
+        if (!table) failed = true;
         io.err(`dmasim-bench: ${v.label}: ${error}`);
       }
       rows.push({
