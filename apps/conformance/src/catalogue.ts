@@ -2082,6 +2082,67 @@ export const CATALOGUE: Clause[] = [
       s.dma.unmapSingle(d, b, 4096, DMA_TO_DEVICE);
     },
   },
+  {
+    id: "D011",
+    title:
+      "dma_get_required_mask: the all-ones mask covering the last RAM byte (direct), 32 bits (IOMMU); reading it changes nothing",
+    presets: ["D-C", "D-N", "I-C"],
+    source: "direct.c dma_direct_get_required_mask; mapping.c (§1.2)",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 36 });
+      const last = s.machine.memory.lastRamByte;
+      const want = ctx.preset === "I-C" ? DMA_BIT_MASK(32) : DMA_BIT_MASK(last.toString(2).length);
+      eq(s.dma.getRequiredMask(s.dev), want, "required mask");
+      if (ctx.preset !== "I-C")
+        expect(BigInt(last) <= want && BigInt(last) > want >> 1n, "the smallest such mask");
+      eq(s.dev.dmaMask, DMA_BIT_MASK(36), "the device's mask is untouched");
+    },
+  },
+  {
+    id: "D012",
+    title:
+      "dma_need_sync: false on a skip-sync device; direct: true for a non-coherent device or a swiotlb slot only",
+    presets: ["D-C", "D-N", "I-C", "I-N"],
+    source: "mapping.c dma_need_sync; direct.c dma_direct_need_sync (§1.2, §3.8)",
+    check(ctx) {
+      const s = ctx.make({ maskBits: 32 });
+      const { pa } = lowPage(s);
+      const coherent = ctx.preset === "D-C" || ctx.preset === "I-C";
+      eq(s.dma.needSync(s.dev, pa), !coherent, "an ordinary address");
+      if (ctx.preset !== "D-C") return;
+      // A bounce clears skip-sync; then only swiotlb addresses need syncs.
+      const hi = highPage(s);
+      const d = s.dma.mapSingle(s.dev, hi.va, 4096, DMA_TO_DEVICE);
+      eq([s.dma.needSync(s.dev, d), s.dma.needSync(s.dev, pa)], [true, false], "slot, not slot");
+      s.dma.unmapSingle(s.dev, d, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "D013",
+    title:
+      "swiotlb syncs copy by direction: for_device copies only TO_DEVICE/BIDIRECTIONAL, for_cpu only FROM_DEVICE/BIDIRECTIONAL",
+    presets: ["D-F"],
+    source: "swiotlb.c swiotlb_sync_single_for_device/_for_cpu (§4.6)",
+    check(ctx) {
+      const s = ctx.make();
+      for (const dir of [DMA_TO_DEVICE, DMA_FROM_DEVICE, DMA_BIDIRECTIONAL]) {
+        const { va } = lowPage(s);
+        s.dma.cpuFill(va, 16, 0x10);
+        const d = s.dma.mapSingle(s.dev, va, 4096, dir);
+        s.dma.cpuFill(va, 16, 0x20);
+        s.device.write(d + 8, new Uint8Array(8).fill(0x30));
+        s.dma.syncSingleForDevice(s.dev, d, 4096, dir);
+        const toDev = dir !== DMA_FROM_DEVICE;
+        eq(s.device.readBytes(d, 1)![0], toDev ? 0x20 : 0x10, `for_device ${dir}: original → slot`);
+        s.device.write(d + 8, new Uint8Array(8).fill(0x30));
+        s.dma.syncSingleForCpu(s.dev, d, 4096, dir);
+        const toCpu = dir !== DMA_TO_DEVICE;
+        eq(s.dma.cpuRead(va + 8, 1)[0], toCpu ? 0x30 : 0x20, `for_cpu ${dir}: slot → original`);
+        s.dma.unmapSingle(s.dev, d, 4096, dir);
+        s.machine.pages.freePages(s.machine.kas.virtToPhys(va), 0);
+      }
+    },
+  },
   ...CATALOGUE_DEBUG,
   {
     id: "C130",
