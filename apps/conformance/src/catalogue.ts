@@ -2144,6 +2144,59 @@ export const CATALOGUE: Clause[] = [
       }
     },
   },
+  {
+    id: "D014",
+    title: "D-N dma_map_resource: the physical address, no cache maintenance at map or unmap",
+    presets: ["D-N"],
+    source: "direct.h dma_direct_map_phys MMIO step, dma_direct_unmap_phys (§3.3, §3.4)",
+    check(ctx) {
+      const s = ctx.make();
+      const mmio = 0x10000000; // below arm64 virt's RAM: a device window
+      const ops = s.stats().cacheMaintenanceOps;
+      const d = s.dma.mapResource(s.dev, mmio, 4096, DMA_BIDIRECTIONAL);
+      eq(d, mmio, "DMA address = phys");
+      s.dma.unmapResource(s.dev, d, 4096, DMA_BIDIRECTIONAL);
+      eq(s.stats().cacheMaintenanceOps, ops, "no maintenance for MMIO");
+      const { va } = lowPage(s);
+      const r = s.dma.mapSingle(s.dev, va, 4096, DMA_BIDIRECTIONAL);
+      expect(s.stats().cacheMaintenanceOps > ops, "while RAM on the same device is maintained");
+      s.dma.unmapSingle(s.dev, r, 4096, DMA_BIDIRECTIONAL);
+    },
+  },
+  {
+    id: "D015",
+    title: "dma-direct without a bounce: the same buffer mapped twice gives the same address twice",
+    presets: ["D-C", "D-N"],
+    source: "direct.h dma_direct_map_phys (§3.3)",
+    check(ctx) {
+      const s = ctx.make();
+      const { va, pa } = lowPage(s);
+      const a = s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE);
+      const b = s.dma.mapSingle(s.dev, va, 4096, DMA_TO_DEVICE);
+      eq([a, b], [pa, pa], "both the physical address");
+      eq([s.stats().swiotlbBounces, s.dma.swiotlb!.stats().used], [0, 0], "nothing allocated");
+      s.dma.unmapSingle(s.dev, a, 4096, DMA_TO_DEVICE);
+      s.dma.unmapSingle(s.dev, b, 4096, DMA_TO_DEVICE);
+    },
+  },
+  {
+    id: "D016",
+    title:
+      "iova_try_alloc: state.addr keeps phys's offset in the granule; dma_use_iova follows the state",
+    presets: ["I-C", "I-N"],
+    source: "dma-iommu.c dma_iova_try_alloc (§1.8)",
+    since: "dma-iommu-flag",
+    check(ctx) {
+      const s = ctx.make();
+      const st = { addr: 0, size: 0, useSwiotlb: false };
+      eq(s.dma.useIova(st), false, "an empty state");
+      eq(s.dma.iovaTryAlloc(s.dev, st, 0x12345678, 10000), true, "try_alloc");
+      eq(st.addr % 4096, 0x678, "the in-granule offset of phys");
+      eq([st.size, s.dma.useIova(st)], [10000, true], "size and dma_use_iova");
+      s.dma.iovaFree(s.dev, st);
+      eq(s.dma.useIova(st), false, "after the free");
+    },
+  },
   ...CATALOGUE_DEBUG,
   {
     id: "C130",
