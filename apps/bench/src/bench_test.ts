@@ -302,6 +302,9 @@ test("--json: mapNs, unmapNs and opsPerSecond at the top level, beside every run
   assertEquals(run.options.policy, "strict");
   // the human-readable lines went to stderr
   assertStringIncludes(r.err[0]!, "dma mapping benchmark(SINGLE_MODE)");
+  const bad = await cli(["-i", "10", "--shared", "--json", "/nonexistent-dir/r.json"]);
+  assertEquals(bad.code, 1);
+  assertMatch(bad.err.at(-1)!, /^dmasim-bench: cannot write \/nonexistent-dir\/r\.json: ENOENT/);
 });
 
 test("--compare strict,lazy and -g lists print one table; --svg writes a well-formed chart", async () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // dmasim-bench: the kernel's dma_map_benchmark on dmasim.
-import { writeFileSync } from "node:fs";
+import { writeFileSync as fsWrite } from "node:fs";
 import { PROFILE_NAMES } from "@dmasim/arch";
 import { DISPATCH_DESIGNS } from "@dmasim/dma-core";
 import { SingleBar } from "cli-progress";
@@ -104,6 +104,16 @@ export function jsonDocument(argv: string[], runs: RunRecord[]): Record<string, 
     interrupted: runs.some((r) => r.interrupted),
     runs,
   };
+}
+
+class OutputError extends Error {}
+
+function writeFileSync(file: string, text: string): void {
+  try {
+    fsWrite(file, text);
+  } catch (e) {
+    throw new OutputError(`cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 export async function main(argv: string[], io: MainIO = consoleIO): Promise<number> {
@@ -240,25 +250,31 @@ export async function main(argv: string[], io: MainIO = consoleIO): Promise<numb
     process.off("SIGINT", onSigint);
   }
   if (table) for (const l of compareTable(rows)) say(l);
-  if (o.json) {
-    const text = JSON.stringify(jsonDocument(argv, records), null, 2);
-    if (o.json === "-") io.out(text);
-    else writeFileSync(o.json, `${text}\n`);
-  }
-  if (o.svg) {
-    const what = o.compare
-      ? `--compare ${o.compare}`
-      : o.granules.length > 1
-        ? `${o.profile}/${o.design}, per granule`
-        : `${o.profile}/${o.design}`;
-    const g = o.granules.length > 1 ? "" : `, granule ${o.granule}`;
-    writeFileSync(
-      o.svg,
-      `${svgChart(
-        `dma_map_benchmark on dmasim: ${what}${g}, ${o.mode === 1 ? "sg" : "single"}, ${o.threads} thread(s)`,
-        rows.filter((r) => r.note === undefined),
-      )}\n`,
-    );
+  try {
+    if (o.json) {
+      const text = JSON.stringify(jsonDocument(argv, records), null, 2);
+      if (o.json === "-") io.out(text);
+      else writeFileSync(o.json, `${text}\n`);
+    }
+    if (o.svg) {
+      const what = o.compare
+        ? `--compare ${o.compare}`
+        : o.granules.length > 1
+          ? `${o.profile}/${o.design}, per granule`
+          : `${o.profile}/${o.design}`;
+      const g = o.granules.length > 1 ? "" : `, granule ${o.granule}`;
+      writeFileSync(
+        o.svg,
+        `${svgChart(
+          `dma_map_benchmark on dmasim: ${what}${g}, ${o.mode === 1 ? "sg" : "single"}, ${o.threads} thread(s)`,
+          rows.filter((r) => r.note === undefined),
+        )}\n`,
+      );
+    }
+  } catch (e) {
+    if (!(e instanceof OutputError)) throw e;
+    io.err(`dmasim-bench: ${e.message}`);
+    return 1;
   }
   if (failed) return 1;
   return stop.requested ? 130 : 0;
