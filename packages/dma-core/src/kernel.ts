@@ -47,8 +47,7 @@ import type { DmaIovaState, IommuDmaEntryPoints, IommuDmaFactory } from "./iommu
 import type { KernelContext } from "./kernel_context.ts";
 import { SystemLog } from "./log.ts";
 import type { DmaPlatform } from "./platform.ts";
-import type { Scatterlist, SgTable } from "./scatterlist.ts";
-import { SgTable as SgTableClass } from "./scatterlist.ts";
+import { Scatterlist, SgTable } from "./scatterlist.ts";
 import {
   parseSwiotlbParam,
   type SwiotlbDevice,
@@ -405,18 +404,21 @@ export class DmaKernel implements KernelContext {
 
   /** set_dma_ops(): a no-op without ARCH_HAS_DMA_OPS (e.g. arm64 without Xen). */
   setDmaOps(dev: Device, ops: DmaMapOps | null): void {
+    this.#needDev(dev, "setDmaOps");
     if (!this.config.archHasDmaOps) return;
     dev.dmaOps = ops;
   }
 
   /** get_dma_ops(): the device's ops, else the arch default, else none. */
   getDmaOps(dev: Device): DmaMapOps | null {
+    this.#needDev(dev, "getDmaOps");
     if (!this.config.archHasDmaOps && !this.design.iommuOpsTable) return null;
     return dev.dmaOps ?? this.#archDefaultOps;
   }
 
   /** Binds a driver (probe). */
   bindDriver(dev: Device, driverName: string): void {
+    this.#needDev(dev, "bindDriver");
     if (dev.driverName !== null)
       throw new RangeError(`bindDriver: ${dev.name} is bound to ${dev.driverName} already`);
     dev.driverName = driverName;
@@ -424,6 +426,7 @@ export class DmaKernel implements KernelContext {
 
   /** Unbinds the driver: managed (dmam_) allocations are released, as devres does. */
   unbindDriver(dev: Device): void {
+    this.#needDev(dev, "unbindDriver");
     const list = this.#devres.get(dev) ?? [];
     for (let i = list.length - 1; i >= 0; i--) {
       const r = list[i]!;
@@ -465,6 +468,7 @@ export class DmaKernel implements KernelContext {
 
   /** use_dma_iommu() */
   useDmaIommu(dev: Device): boolean {
+    this.#needDev(dev, "useDmaIommu");
     return dev.dmaIommu;
   }
 
@@ -480,6 +484,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_map_direct(): the streaming mask decides. */
   mapDirect(dev: Device, ops: DmaMapOps | null = this.getDmaOps(dev)): boolean {
+    this.#needDev(dev, "mapDirect");
     if (dev.dmaIommu) return false;
     if (ops === null) return true;
     return this.#goDirect(dev, dev.dmaMask, ops);
@@ -487,6 +492,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_alloc_direct(): the coherent mask decides. */
   allocDirect(dev: Device, ops: DmaMapOps | null = this.getDmaOps(dev)): boolean {
+    this.#needDev(dev, "allocDirect");
     if (dev.dmaIommu) return false;
     if (ops === null) return true;
     return this.#goDirect(dev, dev.coherentDmaMask, ops);
@@ -499,6 +505,46 @@ export class DmaKernel implements KernelContext {
         `${fn}: invalid DMA direction ${dir} (valid: 0 BIDIRECTIONAL, 1 TO_DEVICE, 2 FROM_DEVICE)`,
       );
     }
+  }
+
+  // Argument checks for simulator input: a clear error naming the argument,
+  // before anything changes. (The kernel trusts its callers; a model must not.)
+  #needDev(dev: Device, fn: string): void {
+    if (!(dev instanceof Device) || this.devices.get(dev.name) !== dev)
+      throw new TypeError(
+        `${fn}: dev must be a device added to this kernel with addDevice(), got ${describeArg(dev)}`,
+      );
+  }
+
+  #needSgl(sgl: Scatterlist[], fn: string): void {
+    if (!Array.isArray(sgl) || sgl.some((s) => !(s instanceof Scatterlist)))
+      throw new TypeError(
+        `${fn}: sgl must be an array of Scatterlist entries, got ${describeArg(sgl)}`,
+      );
+  }
+
+  #needSgt(sgt: SgTable, fn: string): void {
+    if (!(sgt instanceof SgTable))
+      throw new TypeError(`${fn}: sgt must be an SgTable, got ${describeArg(sgt)}`);
+  }
+
+  #needState(state: DmaIovaState, fn: string): void {
+    if (
+      typeof state !== "object" ||
+      state === null ||
+      !Number.isInteger(state.addr) ||
+      !Number.isInteger(state.size)
+    )
+      throw new TypeError(
+        `${fn}: state must be a dma_iova_state { addr, size, useSwiotlb }, got ${describeArg(state)}`,
+      );
+  }
+
+  #needInt(v: number, name: string, fn: string): void {
+    if (!Number.isInteger(v) || v < 0 || v >= 2 ** 52)
+      throw new RangeError(
+        `${fn}: ${name} must be a non-negative integer below 2^52, got ${describeArg(v)}`,
+      );
   }
 
   #checkArgs(
@@ -565,6 +611,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_set_mask() */
   setMask(dev: Device, mask: bigint): number {
+    this.#needDev(dev, "setMask");
     mask = this.#truncateMask(mask, "setMask");
     if (!dev.hasDmaMask || !this.#supported(dev, mask)) return -EIO;
     dev.dmaMask = mask;
@@ -574,6 +621,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_set_coherent_mask() */
   setCoherentMask(dev: Device, mask: bigint): number {
+    this.#needDev(dev, "setCoherentMask");
     mask = this.#truncateMask(mask, "setCoherentMask");
     if (!this.#supported(dev, mask)) return -EIO;
     dev.coherentDmaMask = mask;
@@ -582,6 +630,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_set_mask_and_coherent() */
   setMaskAndCoherent(dev: Device, mask: bigint): number {
+    this.#needDev(dev, "setMaskAndCoherent");
     const rc = this.setMask(dev, mask);
     if (rc === 0) this.setCoherentMask(dev, mask);
     return rc;
@@ -589,12 +638,14 @@ export class DmaKernel implements KernelContext {
 
   /** dma_coerce_mask_and_coherent() */
   coerceMaskAndCoherent(dev: Device, mask: bigint): number {
+    this.#needDev(dev, "coerceMaskAndCoherent");
     dev.aliasDmaMaskToCoherent();
     return this.setMaskAndCoherent(dev, mask);
   }
 
   /** dma_get_mask() */
   getMask(dev: Device): bigint {
+    this.#needDev(dev, "getMask");
     return dev.hasDmaMask && dev.dmaMask !== 0n ? dev.dmaMask : DMA_BIT_MASK(32);
   }
 
@@ -616,6 +667,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_get_required_mask() */
   getRequiredMask(dev: Device): bigint {
+    this.#needDev(dev, "getRequiredMask");
     const ops = this.getDmaOps(dev);
     if (this.allocDirect(dev, ops)) return direct.directGetRequiredMask(this, dev);
     if (dev.dmaIommu) return DMA_BIT_MASK(32);
@@ -628,6 +680,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_addressing_limited() */
   addressingLimited(dev: Device): boolean {
+    this.#needDev(dev, "addressingLimited");
     const ops = this.getDmaOps(dev);
     if (minNotZero(this.getMask(dev), dev.busDmaLimit) < this.getRequiredMask(dev)) return true;
     if (ops !== null || dev.dmaIommu) return false;
@@ -636,6 +689,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_max_mapping_size() */
   maxMappingSize(dev: Device): bigint {
+    this.#needDev(dev, "maxMappingSize");
     const ops = this.getDmaOps(dev);
     if (this.mapDirect(dev, ops)) return direct.directMaxMappingSize(this, dev);
     if (dev.dmaIommu) return this.iommu!.maxMappingSize(dev);
@@ -648,6 +702,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_opt_mapping_size() */
   optMappingSize(dev: Device): bigint {
+    this.#needDev(dev, "optMappingSize");
     const ops = this.getDmaOps(dev);
     let size = SIZE_MAX;
     if (dev.dmaIommu) size = this.iommu!.optMappingSize();
@@ -662,6 +717,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_get_merge_boundary() */
   getMergeBoundary(dev: Device): bigint {
+    this.#needDev(dev, "getMergeBoundary");
     if (dev.dmaIommu) return this.iommu!.getMergeBoundary(dev);
     const ops = this.getDmaOps(dev);
     if (!ops?.getMergeBoundary) return 0n;
@@ -671,11 +727,13 @@ export class DmaKernel implements KernelContext {
 
   /** dma_dev_need_sync() */
   devNeedSync(dev: Device): boolean {
+    this.#needDev(dev, "devNeedSync");
     return !dev.dmaSkipSync || this.config.dmaApiDebug;
   }
 
   /** dma_need_sync() */
   needSync(dev: Device, addr: number): boolean {
+    this.#needDev(dev, "needSync");
     if (!this.devNeedSync(dev)) return false;
     if (this.mapDirect(dev)) return direct.directNeedSync(this, dev, addr);
     return true;
@@ -683,6 +741,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_need_unmap() */
   needUnmap(dev: Device): boolean {
+    this.#needDev(dev, "needUnmap");
     if (this.config.dmaApiDebug) return true;
     if (this.mapDirect(dev)) return !dev.dmaSkipSync;
     return true;
@@ -690,21 +749,25 @@ export class DmaKernel implements KernelContext {
 
   /** dma_get_max_seg_size() */
   getMaxSegSize(dev: Device): number {
+    this.#needDev(dev, "getMaxSegSize");
     return dev.dmaParms?.maxSegmentSize ?? 65536;
   }
 
   /** dma_get_seg_boundary() */
   getSegBoundary(dev: Device): bigint {
+    this.#needDev(dev, "getSegBoundary");
     return dev.dmaParms?.segmentBoundaryMask ?? ULONG_MAX;
   }
 
   /** dma_get_min_align_mask() */
   getMinAlignMask(dev: Device): number {
+    this.#needDev(dev, "getMinAlignMask");
     return dev.dmaParms?.minAlignMask ?? 0;
   }
 
   /** dma_set_max_seg_size(): warns once and does nothing without dma_parms. */
   setMaxSegSize(dev: Device, size: number): void {
+    this.#needDev(dev, "setMaxSegSize");
     if (!Number.isInteger(size) || size < 1 || size > 2 ** 32 - 1)
       throw new RangeError(`setMaxSegSize: size must be an integer from 1 to 2^32-1, got ${size}`);
     if (!dev.dmaParms) {
@@ -720,6 +783,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_set_seg_boundary() */
   setSegBoundary(dev: Device, mask: bigint): void {
+    this.#needDev(dev, "setSegBoundary");
     if (typeof mask !== "bigint" || mask < 0n || mask > U64_MAX)
       throw new RangeError("setSegBoundary: mask must be a bigint from 0 to 2^64-1");
     if (!dev.dmaParms) {
@@ -735,6 +799,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_set_min_align_mask() */
   setMinAlignMask(dev: Device, mask: number): void {
+    this.#needDev(dev, "setMinAlignMask");
     if (!Number.isInteger(mask) || mask < 0 || mask > 2 ** 31 - 1)
       throw new RangeError(
         `setMinAlignMask: mask must be an integer from 0 to 2^31-1, got ${mask}`,
@@ -757,6 +822,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_mapping_error(): -ENOMEM for the error value, else 0. */
   mappingError(dev: Device, addr: number): number {
+    this.#needDev(dev, "mappingError");
     this.debug?.mappingError(dev, addr);
     return addr === DMA_MAPPING_ERROR ? -ENOMEM : 0;
   }
@@ -765,6 +831,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_map_phys() (6.18+): the primary streaming entry point. */
   mapPhys(dev: Device, phys: number, size: number, dir: number, attrs = 0): number {
+    this.#needDev(dev, "mapPhys");
     this.#checkDir(dir, "dma_map_phys");
     this.#checkArgs("mapPhys", dev, phys, "phys", size, attrs);
     return this.#mapPhys(dev, phys, size, dir, attrs);
@@ -856,6 +923,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_unmap_phys() */
   unmapPhys(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
+    this.#needDev(dev, "unmapPhys");
     this.#checkDir(dir, "dma_unmap_phys");
     this.#checkArgs("unmapPhys", dev, addr, "addr", size, attrs);
     this.#unmapPhys(dev, addr, size, dir, attrs);
@@ -934,6 +1002,9 @@ export class DmaKernel implements KernelContext {
     dir: number,
     attrs = 0,
   ): number {
+    this.#needDev(dev, "mapPage");
+    this.#needInt(pagePhys, "pagePhys", "mapPage");
+    this.#needInt(offset, "offset", "mapPage");
     this.#checkDir(dir, "dma_map_page_attrs");
     this.#checkArgs("mapPage", dev, pagePhys + offset, "page + offset", size, attrs);
     if (attrs & DMA_ATTR_MMIO && this.design.physOps) return DMA_MAPPING_ERROR;
@@ -942,6 +1013,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_unmap_page_attrs(): ignores a call carrying DMA_ATTR_MMIO. */
   unmapPage(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
+    this.#needDev(dev, "unmapPage");
     this.#checkDir(dir, "dma_unmap_page_attrs");
     this.#checkArgs("unmapPage", dev, addr, "addr", size, attrs);
     if (attrs & DMA_ATTR_MMIO && this.design.physOps) return;
@@ -950,6 +1022,8 @@ export class DmaKernel implements KernelContext {
 
   /** dma_map_single_attrs(): a linear-map address; vmalloc memory is refused. */
   mapSingle(dev: Device, cpuAddr: number, size: number, dir: number, attrs = 0): number {
+    this.#needDev(dev, "mapSingle");
+    this.#needInt(cpuAddr, "cpuAddr", "mapSingle");
     this.#checkDir(dir, "dma_map_single_attrs");
     this.#checkArgs("mapSingle", dev, cpuAddr, "cpuAddr", size, attrs);
     const region = this.platform.kas.regionOf(cpuAddr);
@@ -966,11 +1040,13 @@ export class DmaKernel implements KernelContext {
 
   /** dma_unmap_single_attrs() */
   unmapSingle(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
+    this.#needDev(dev, "unmapSingle");
     this.unmapPage(dev, addr, size, dir, attrs);
   }
 
   /** dma_map_resource(): dma_map_phys with DMA_ATTR_MMIO. */
   mapResource(dev: Device, phys: number, size: number, dir: number, attrs = 0): number {
+    this.#needDev(dev, "mapResource");
     this.#checkDir(dir, "dma_map_resource");
     this.#checkArgs("mapResource", dev, phys, "phys", size, attrs);
     return this.#mapPhys(dev, phys, size, dir, attrs | DMA_ATTR_MMIO);
@@ -978,6 +1054,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_unmap_resource() */
   unmapResource(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
+    this.#needDev(dev, "unmapResource");
     this.#checkDir(dir, "dma_unmap_resource");
     this.#checkArgs("unmapResource", dev, addr, "addr", size, attrs);
     this.#unmapPhys(dev, addr, size, dir, attrs | DMA_ATTR_MMIO);
@@ -1071,12 +1148,16 @@ export class DmaKernel implements KernelContext {
 
   /** dma_map_sg_attrs(): the segment count, or 0 on any error. */
   mapSg(dev: Device, sgl: Scatterlist[], nents: number, dir: number, attrs = 0): number {
+    this.#needDev(dev, "mapSg");
+    this.#needSgl(sgl, "mapSg");
     const r = this.#mapSg(dev, sgl, nents, dir, attrs);
     return Math.max(r, 0);
   }
 
   /** dma_map_sgtable(): 0 or a negative errno; sets sgt.nents. */
   mapSgtable(dev: Device, sgt: SgTable, dir: number, attrs = 0): number {
+    this.#needDev(dev, "mapSgtable");
+    this.#needSgt(sgt, "mapSgtable");
     const r = this.#mapSg(dev, sgt.sgl, sgt.origNents, dir, attrs);
     if (r < 0) return r;
     sgt.nents = r;
@@ -1085,6 +1166,8 @@ export class DmaKernel implements KernelContext {
 
   /** dma_unmap_sg_attrs(): nents is the count passed to the map. */
   unmapSg(dev: Device, sgl: Scatterlist[], nents: number, dir: number, attrs = 0): void {
+    this.#needDev(dev, "unmapSg");
+    this.#needSgl(sgl, "unmapSg");
     this.#checkDir(dir, "dma_unmap_sg_attrs");
     if (!Number.isInteger(nents) || nents < 1 || nents > sgl.length) {
       throw new RangeError(
@@ -1135,6 +1218,8 @@ export class DmaKernel implements KernelContext {
 
   /** dma_unmap_sgtable(): over orig_nents. */
   unmapSgtable(dev: Device, sgt: SgTable, dir: number, attrs = 0): void {
+    this.#needDev(dev, "unmapSgtable");
+    this.#needSgt(sgt, "unmapSgtable");
     this.unmapSg(dev, sgt.sgl, sgt.origNents, dir, attrs);
   }
 
@@ -1173,11 +1258,13 @@ export class DmaKernel implements KernelContext {
 
   /** dma_sync_single_for_cpu() */
   syncSingleForCpu(dev: Device, addr: number, size: number, dir: number): void {
+    this.#needDev(dev, "syncSingleForCpu");
     this.#syncSingle(dev, addr, size, dir, true);
   }
 
   /** dma_sync_single_for_device() */
   syncSingleForDevice(dev: Device, addr: number, size: number, dir: number): void {
+    this.#needDev(dev, "syncSingleForDevice");
     this.#syncSingle(dev, addr, size, dir, false);
   }
 
@@ -1189,6 +1276,8 @@ export class DmaKernel implements KernelContext {
     size: number,
     dir: number,
   ): void {
+    this.#needDev(dev, "syncSingleRangeForCpu");
+    this.#needInt(offset, "offset", "syncSingleRangeForCpu");
     this.#syncSingle(dev, addr + offset, size, dir, true);
   }
 
@@ -1200,6 +1289,8 @@ export class DmaKernel implements KernelContext {
     size: number,
     dir: number,
   ): void {
+    this.#needDev(dev, "syncSingleRangeForDevice");
+    this.#needInt(offset, "offset", "syncSingleRangeForDevice");
     this.#syncSingle(dev, addr + offset, size, dir, false);
   }
 
@@ -1233,21 +1324,29 @@ export class DmaKernel implements KernelContext {
 
   /** dma_sync_sg_for_cpu(): nents as passed to the map. */
   syncSgForCpu(dev: Device, sgl: Scatterlist[], nents: number, dir: number): void {
+    this.#needDev(dev, "syncSgForCpu");
+    this.#needSgl(sgl, "syncSgForCpu");
     this.#syncSg(dev, sgl, nents, dir, true);
   }
 
   /** dma_sync_sg_for_device() */
   syncSgForDevice(dev: Device, sgl: Scatterlist[], nents: number, dir: number): void {
+    this.#needDev(dev, "syncSgForDevice");
+    this.#needSgl(sgl, "syncSgForDevice");
     this.#syncSg(dev, sgl, nents, dir, false);
   }
 
   /** dma_sync_sgtable_for_cpu(): over orig_nents. */
   syncSgtableForCpu(dev: Device, sgt: SgTable, dir: number): void {
+    this.#needDev(dev, "syncSgtableForCpu");
+    this.#needSgt(sgt, "syncSgtableForCpu");
     this.#syncSg(dev, sgt.sgl, sgt.origNents, dir, true);
   }
 
   /** dma_sync_sgtable_for_device() */
   syncSgtableForDevice(dev: Device, sgt: SgTable, dir: number): void {
+    this.#needDev(dev, "syncSgtableForDevice");
+    this.#needSgt(sgt, "syncSgtableForDevice");
     this.#syncSg(dev, sgt.sgl, sgt.origNents, dir, false);
   }
 
@@ -1255,6 +1354,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_alloc_attrs(): the CPU address and handle, or null. */
   allocAttrs(dev: Device, size: number, gfp: number, attrs = 0): DmaAllocation | null {
+    this.#needDev(dev, "allocAttrs");
     this.#checkArgs("allocAttrs", dev, 0, "-", size, attrs);
     if (size === 0) throw new RangeError("allocAttrs: size must be at least 1");
     if (dev.coherentDmaMask === 0n)
@@ -1302,11 +1402,15 @@ export class DmaKernel implements KernelContext {
 
   /** dma_alloc_coherent(): NO_WARN when gfp has __GFP_NOWARN. */
   allocCoherent(dev: Device, size: number, gfp: number): DmaAllocation | null {
+    this.#needDev(dev, "allocCoherent");
     return this.allocAttrs(dev, size, gfp, gfp & GFP_NOWARN ? DMA_ATTR_NO_WARN : 0);
   }
 
   /** dma_free_attrs() */
   freeAttrs(dev: Device, size: number, cpuAddr: number, handle: number, attrs = 0): void {
+    this.#needDev(dev, "freeAttrs");
+    this.#needInt(cpuAddr, "cpuAddr", "freeAttrs");
+    this.#needInt(handle, "handle", "freeAttrs");
     this.#checkArgs("freeAttrs", dev, handle, "handle", size, attrs);
     const pool = this.#devPools.get(dev);
     if (pool) {
@@ -1337,11 +1441,15 @@ export class DmaKernel implements KernelContext {
 
   /** dma_free_coherent() */
   freeCoherent(dev: Device, size: number, cpuAddr: number, handle: number): void {
+    this.#needDev(dev, "freeCoherent");
+    this.#needInt(cpuAddr, "cpuAddr", "freeCoherent");
+    this.#needInt(handle, "handle", "freeCoherent");
     this.freeAttrs(dev, size, cpuAddr, handle, 0);
   }
 
   /** dmam_alloc_attrs(): released automatically at driver unbind. */
   dmamAllocAttrs(dev: Device, size: number, gfp: number, attrs = 0): DmaAllocation | null {
+    this.#needDev(dev, "dmamAllocAttrs");
     const a = this.allocAttrs(dev, size, gfp, attrs);
     if (a === null) return null;
     const list = this.#devres.get(dev) ?? [];
@@ -1352,11 +1460,15 @@ export class DmaKernel implements KernelContext {
 
   /** dmam_alloc_coherent() */
   dmamAllocCoherent(dev: Device, size: number, gfp: number): DmaAllocation | null {
+    this.#needDev(dev, "dmamAllocCoherent");
     return this.dmamAllocAttrs(dev, size, gfp, gfp & GFP_NOWARN ? DMA_ATTR_NO_WARN : 0);
   }
 
   /** dmam_free_coherent(): frees and drops the devres entry; warns when there is none. */
   dmamFreeCoherent(dev: Device, size: number, cpuAddr: number, handle: number): void {
+    this.#needDev(dev, "dmamFreeCoherent");
+    this.#needInt(cpuAddr, "cpuAddr", "dmamFreeCoherent");
+    this.#needInt(handle, "handle", "dmamFreeCoherent");
     const list = this.#devres.get(dev) ?? [];
     const i = list.findIndex((r) => r.cpuAddr === cpuAddr);
     if (i < 0)
@@ -1376,6 +1488,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_declare_coherent_memory(): a per-device pool at `phys`, seen by the device at `deviceAddr`. */
   declareCoherentMemory(dev: Device, phys: number, deviceAddr: number, size: number): number {
+    this.#needDev(dev, "declareCoherentMemory");
     if (!Number.isInteger(size) || size < PAGE_SIZE || size % PAGE_SIZE !== 0)
       throw new RangeError(
         `declareCoherentMemory: size must be a positive multiple of ${PAGE_SIZE}, got ${size}`,
@@ -1411,6 +1524,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_alloc_pages(): cacheable, zeroed pages; the caller syncs. */
   allocPages(dev: Device, size: number, dir: number, gfp: number): DmaPageAllocation | null {
+    this.#needDev(dev, "allocPages");
     this.#checkDir(dir, "dma_alloc_pages");
     this.#checkArgs("allocPages", dev, 0, "-", size, 0);
     if (!this.#allocPagesChecks(dev, gfp, "dma_alloc_pages")) return null;
@@ -1486,6 +1600,9 @@ export class DmaKernel implements KernelContext {
 
   /** dma_free_pages() */
   freePages(dev: Device, size: number, pagePhys: number, handle: number, dir: number): void {
+    this.#needDev(dev, "freePages");
+    this.#needInt(pagePhys, "pagePhys", "freePages");
+    this.#needInt(handle, "handle", "freePages");
     this.#checkDir(dir, "dma_free_pages");
     size = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
     this.#recordUnmap(dev, handle);
@@ -1504,6 +1621,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_alloc_noncoherent(): the linear address of dma_alloc_pages' memory. */
   allocNoncoherent(dev: Device, size: number, dir: number, gfp: number): DmaAllocation | null {
+    this.#needDev(dev, "allocNoncoherent");
     const p = this.allocPages(dev, size, dir, gfp);
     return p === null
       ? null
@@ -1512,6 +1630,9 @@ export class DmaKernel implements KernelContext {
 
   /** dma_free_noncoherent() */
   freeNoncoherent(dev: Device, size: number, cpuAddr: number, handle: number, dir: number): void {
+    this.#needDev(dev, "freeNoncoherent");
+    this.#needInt(cpuAddr, "cpuAddr", "freeNoncoherent");
+    this.#needInt(handle, "handle", "freeNoncoherent");
     this.freePages(dev, size, this.platform.kas.virtToPhys(cpuAddr), handle, dir);
   }
 
@@ -1523,6 +1644,7 @@ export class DmaKernel implements KernelContext {
     gfp: number,
     attrs = 0,
   ): SgTable | null {
+    this.#needDev(dev, "allocNoncontiguous");
     this.#checkDir(dir, "dma_alloc_noncontiguous");
     this.#checkArgs("allocNoncontiguous", dev, 0, "-", size, attrs);
     if (attrs & ~DMA_ATTR_ALLOC_SINGLE_PAGES) {
@@ -1550,7 +1672,7 @@ export class DmaKernel implements KernelContext {
     }
     const p = this.allocPages(dev, size, dir, gfp);
     if (p === null) return null;
-    const sgt = new SgTableClass(1);
+    const sgt = new SgTable(1);
     sgt.sgl[0]!.setPage(p.pagePhys, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE, 0);
     sgt.sgl[0]!.dmaAddress = p.handle;
     sgt.sgl[0]!.dmaLength = size;
@@ -1560,6 +1682,8 @@ export class DmaKernel implements KernelContext {
 
   /** dma_free_noncontiguous() */
   freeNoncontiguous(dev: Device, size: number, sgt: SgTable, dir: number): void {
+    this.#needDev(dev, "freeNoncontiguous");
+    this.#needSgt(sgt, "freeNoncontiguous");
     this.#checkDir(dir, "dma_free_noncontiguous");
     if (dev.dmaIommu) {
       this.iommu!.freeNoncontiguous(dev, size, sgt, dir);
@@ -1587,17 +1711,22 @@ export class DmaKernel implements KernelContext {
 
   /** dma_vmap_noncontiguous(): IOMMU vmaps the pages; direct returns the linear address. */
   vmapNoncontiguous(dev: Device, size: number, sgt: SgTable): number | null {
+    this.#needDev(dev, "vmapNoncontiguous");
+    this.#needSgt(sgt, "vmapNoncontiguous");
     if (this.#noncontigViaIommu(dev)) return this.iommu!.vmapNoncontiguous(dev, size, sgt);
     return this.platform.kas.physToVirt(sgt.sgl[0]!.pagePhys);
   }
 
   /** dma_vunmap_noncontiguous() */
   vunmapNoncontiguous(dev: Device, vaddr: number): void {
+    this.#needDev(dev, "vunmapNoncontiguous");
     if (this.#noncontigViaIommu(dev)) this.iommu!.vunmapNoncontiguous(dev, vaddr);
   }
 
   /** dma_mmap_noncontiguous() */
   mmapNoncontiguous(dev: Device, vma: VmArea, size: number, sgt: SgTable): number {
+    this.#needDev(dev, "mmapNoncontiguous");
+    this.#needSgt(sgt, "mmapNoncontiguous");
     if (this.#noncontigViaIommu(dev)) return this.iommu!.mmapNoncontiguous(dev, vma, size, sgt);
     const count = Math.ceil(size / PAGE_SIZE);
     if (vma.pgoff >= count || Math.ceil(vma.size / PAGE_SIZE) > count - vma.pgoff) return -ENXIO;
@@ -1613,6 +1742,9 @@ export class DmaKernel implements KernelContext {
     size: number,
     attrs = 0,
   ): number {
+    this.#needDev(dev, "mmapAttrs");
+    this.#needInt(cpuAddr, "cpuAddr", "mmapAttrs");
+    this.#needInt(handle, "handle", "mmapAttrs");
     const ops = this.getDmaOps(dev);
     if (this.allocDirect(dev, ops)) return direct.directMmap(this, dev, vma, cpuAddr, handle, size);
     if (dev.dmaIommu) return this.iommu!.mmap(dev, vma, cpuAddr, handle, size, attrs);
@@ -1623,6 +1755,9 @@ export class DmaKernel implements KernelContext {
 
   /** dma_mmap_coherent() */
   mmapCoherent(dev: Device, vma: VmArea, cpuAddr: number, handle: number, size: number): number {
+    this.#needDev(dev, "mmapCoherent");
+    this.#needInt(cpuAddr, "cpuAddr", "mmapCoherent");
+    this.#needInt(handle, "handle", "mmapCoherent");
     return this.mmapAttrs(dev, vma, cpuAddr, handle, size, 0);
   }
 
@@ -1635,6 +1770,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_can_mmap() */
   canMmap(dev: Device): boolean {
+    this.#needDev(dev, "canMmap");
     const ops = this.getDmaOps(dev);
     if (this.allocDirect(dev, ops)) return direct.directCanMmap(this, dev);
     if (dev.dmaIommu) return true;
@@ -1650,6 +1786,10 @@ export class DmaKernel implements KernelContext {
     size: number,
     attrs = 0,
   ): number {
+    this.#needDev(dev, "getSgtableAttrs");
+    this.#needSgt(sgt, "getSgtableAttrs");
+    this.#needInt(cpuAddr, "cpuAddr", "getSgtableAttrs");
+    this.#needInt(handle, "handle", "getSgtableAttrs");
     const ops = this.getDmaOps(dev);
     if (this.allocDirect(dev, ops))
       return direct.directGetSgtable(this, dev, sgt, cpuAddr, handle, size);
@@ -1665,6 +1805,7 @@ export class DmaKernel implements KernelContext {
    * attribute is ignored and the mapping is the arch's coherent (uncached) one.
    */
   pgprot(dev: Device, attrs: number): "cacheable" | "uncached" | "write-combine" {
+    this.#needDev(dev, "pgprot");
     if (dev.dmaCoherent) return "cacheable";
     return this.config.archHasDmaWriteCombine && attrs & DMA_ATTR_WRITE_COMBINE
       ? "write-combine"
@@ -1675,6 +1816,8 @@ export class DmaKernel implements KernelContext {
 
   /** dma_iova_try_alloc() */
   iovaTryAlloc(dev: Device, state: DmaIovaState, phys: number, size: number): boolean {
+    this.#needDev(dev, "iovaTryAlloc");
+    this.#needState(state, "iovaTryAlloc");
     state.addr = 0;
     state.size = 0;
     state.useSwiotlb = false;
@@ -1692,6 +1835,7 @@ export class DmaKernel implements KernelContext {
 
   /** dma_use_iova() */
   useIova(state: DmaIovaState): boolean {
+    this.#needState(state, "useIova");
     return state.size !== 0;
   }
 
@@ -1705,6 +1849,9 @@ export class DmaKernel implements KernelContext {
     dir: number,
     attrs = 0,
   ): number {
+    this.#needDev(dev, "iovaLink");
+    this.#needState(state, "iovaLink");
+    this.#needInt(offset, "offset", "iovaLink");
     this.#checkDir(dir, "dma_iova_link");
     if (this.iommu === null) return -EOPNOTSUPP;
     return this.iommu.iovaLink(dev, state, phys, offset, size, dir, attrs);
@@ -1712,6 +1859,9 @@ export class DmaKernel implements KernelContext {
 
   /** dma_iova_sync() */
   iovaSync(dev: Device, state: DmaIovaState, offset: number, size: number): number {
+    this.#needDev(dev, "iovaSync");
+    this.#needState(state, "iovaSync");
+    this.#needInt(offset, "offset", "iovaSync");
     if (this.iommu === null) return -EOPNOTSUPP;
     return this.iommu.iovaSync(dev, state, offset, size);
   }
@@ -1725,18 +1875,25 @@ export class DmaKernel implements KernelContext {
     dir: number,
     attrs = 0,
   ): void {
+    this.#needDev(dev, "iovaUnlink");
+    this.#needState(state, "iovaUnlink");
+    this.#needInt(offset, "offset", "iovaUnlink");
     this.#checkDir(dir, "dma_iova_unlink");
     this.iommu?.iovaUnlink(dev, state, offset, size, dir, attrs);
   }
 
   /** dma_iova_destroy() */
   iovaDestroy(dev: Device, state: DmaIovaState, mappedLen: number, dir: number, attrs = 0): void {
+    this.#needDev(dev, "iovaDestroy");
+    this.#needState(state, "iovaDestroy");
     this.#checkDir(dir, "dma_iova_destroy");
     this.iommu?.iovaDestroy(dev, state, mappedLen, dir, attrs);
   }
 
   /** dma_iova_free() */
   iovaFree(dev: Device, state: DmaIovaState): void {
+    this.#needDev(dev, "iovaFree");
+    this.#needState(state, "iovaFree");
     // A state that try_alloc never filled holds no IOVA: the kernel would
     // hand a zero-length range to the allocator, which finds nothing to free.
     if (state.size === 0) return;
@@ -2131,4 +2288,13 @@ function iommuOpsTable(e: IommuDmaEntryPoints, d: DesignTraits, common: CommonPa
     table.unmapSg = (dev, sgl, n, dir, attrs) => e.unmapSg(dev, sgl, n, dir, attrs);
   }
   return table;
+}
+
+/** How a bad argument reads in an error message. */
+function describeArg(v: unknown): string {
+  if (typeof v === "number" || typeof v === "bigint" || v === null || v === undefined)
+    return String(v);
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  return typeof v === "object" ? `an object (${v.constructor?.name ?? "Object"})` : typeof v;
 }

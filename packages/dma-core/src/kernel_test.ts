@@ -488,12 +488,8 @@ test("C056 needUnmap: false for a coherent direct device before any bounce, true
   const d = f.kernel.mapSingle(f.dev, va, 4096, DMA_TO_DEVICE);
   assertEquals(f.kernel.needUnmap(f.dev), true);
   f.kernel.unmapSingle(f.dev, d, 4096, DMA_TO_DEVICE);
-  assertEquals(
-    fixture("D-C", { maskBits: 64, config: { dmaApiDebug: true } }).kernel.needUnmap(
-      fixture("D-C").dev,
-    ),
-    true,
-  );
+  const dbg = fixture("D-C", { maskBits: 64, config: { dmaApiDebug: true } });
+  assertEquals(dbg.kernel.needUnmap(dbg.dev), true);
   freeBuffer(f, va, 4096);
 });
 
@@ -678,7 +674,8 @@ test("C091 mmap beyond the allocation is -ENXIO; D-N without NONCOHERENT_MMAP ca
     -ENXIO,
   );
   f.kernel.freeCoherent(f.dev, 8192, a.cpuAddr, a.handle);
-  assertEquals(fixture("D-N").kernel.canMmap(fixture("D-N").dev), false);
+  const n = fixture("D-N");
+  assertEquals(n.kernel.canMmap(n.dev), false);
 });
 
 test("C092 getSgtable on D-C: one entry of the page-aligned size", () => {
@@ -692,7 +689,8 @@ test("C092 getSgtable on D-C: one entry of the page-aligned size", () => {
 });
 
 test("C093 pgprot: coherent keeps cacheable, non-coherent is uncached or write-combining", () => {
-  assertEquals(fixture("D-C").kernel.pgprot(fixture("D-C").dev, 0), "cacheable");
+  const c = fixture("D-C");
+  assertEquals(c.kernel.pgprot(c.dev, 0), "cacheable");
   const n = fixture("D-N", { config: { archHasDmaWriteCombine: true } });
   assertEquals(n.kernel.pgprot(n.dev, 0), "uncached");
   assertEquals(n.kernel.pgprot(n.dev, 4), "write-combine");
