@@ -281,6 +281,12 @@ export async function main(argv: string[], io: MainIO = consoleIO): Promise<numb
 }
 
 if (process.argv[1]?.endsWith("/cli.js") || process.argv[1]?.endsWith("/dmasim-bench")) {
+  // `dmasim-bench | head -3`: a closed pipe ends the run quietly.
+  for (const s of [process.stdout, process.stderr])
+    s.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(0);
+      throw e;
+    });
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {
