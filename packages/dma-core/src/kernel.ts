@@ -381,6 +381,10 @@ export class DmaKernel implements KernelContext {
 
   /** Registers a device (device_add). Devices behind an IOMMU get their DMA domain set up by iommu-dma. */
   addDevice(options: DeviceOptions): Device {
+    if (typeof options !== "object" || options === null || typeof options.name !== "string")
+      throw new TypeError(
+        `addDevice: options must be an object with a string name, got ${describeArg(options)}`,
+      );
     if (this.devices.has(options.name))
       throw new RangeError(`addDevice: a device named ${options.name} exists already`);
     const dev = new Device(options);
@@ -540,6 +544,13 @@ export class DmaKernel implements KernelContext {
       );
   }
 
+  #needGfp(gfp: number, fn: string): void {
+    if (!Number.isInteger(gfp) || gfp < 0 || gfp > 0xffffffff)
+      throw new RangeError(
+        `${fn}: gfp must be a set of GFP_* flags (a 32-bit integer), got ${describeArg(gfp)}`,
+      );
+  }
+
   #needInt(v: number, name: string, fn: string): void {
     if (!Number.isInteger(v) || v < 0 || v >= 2 ** 52)
       throw new RangeError(
@@ -562,9 +573,15 @@ export class DmaKernel implements KernelContext {
     if (!Number.isInteger(size) || size < 0 || size > 2 ** 48) {
       throw new RangeError(`${fn}: size must be an integer from 0 to 2^48, got ${size}`);
     }
-    if (!Number.isInteger(attrs) || attrs < 0 || (attrs & ~DMA_ATTR_ALL) !== 0) {
+    // The range test comes first: JavaScript's & sees only the low 32 bits.
+    if (
+      !Number.isInteger(attrs) ||
+      attrs < 0 ||
+      attrs > 0x7fffffff ||
+      (attrs & ~DMA_ATTR_ALL) !== 0
+    ) {
       throw new RangeError(
-        `${fn}: attrs has unknown bits ${hex(attrs & ~DMA_ATTR_ALL)} (allowed: the DMA_ATTR_* bits 1,2,4..13)`,
+        `${fn}: attrs has unknown bits (allowed: the DMA_ATTR_* bits 1,2,4..13), got ${Number.isInteger(attrs) && attrs >= 0 && attrs <= 0x7fffffff ? hex(attrs) : describeArg(attrs)}`,
       );
     }
   }
@@ -768,6 +785,7 @@ export class DmaKernel implements KernelContext {
   /** dma_set_max_seg_size(): warns once and does nothing without dma_parms. */
   setMaxSegSize(dev: Device, size: number): void {
     this.#needDev(dev, "setMaxSegSize");
+    this.#needInt(size, "size", "setMaxSegSize");
     if (!Number.isInteger(size) || size < 1 || size > 2 ** 32 - 1)
       throw new RangeError(`setMaxSegSize: size must be an integer from 1 to 2^32-1, got ${size}`);
     if (!dev.dmaParms) {
@@ -832,6 +850,15 @@ export class DmaKernel implements KernelContext {
   /** dma_map_phys() (6.18+): the primary streaming entry point. */
   mapPhys(dev: Device, phys: number, size: number, dir: number, attrs = 0): number {
     this.#needDev(dev, "mapPhys");
+    this.#needInt(phys, "phys", "mapPhys");
+    // Above every RAM range and MMIO window nothing answers: a clear error
+    // rather than a bounce that copies from nowhere.
+    const rs = this.platform.memory.ranges;
+    if (rs.length > 0 && phys >= rs[rs.length - 1]!.end)
+      throw new RangeError(
+        `mapPhys: phys ${hex(phys)} is above all of memory (the highest range ends at ${hex(rs[rs.length - 1]!.end)})`,
+      );
+    this.#needInt(size, "size", "mapPhys");
     this.#checkDir(dir, "dma_map_phys");
     this.#checkArgs("mapPhys", dev, phys, "phys", size, attrs);
     return this.#mapPhys(dev, phys, size, dir, attrs);
@@ -924,6 +951,7 @@ export class DmaKernel implements KernelContext {
   /** dma_unmap_phys() */
   unmapPhys(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapPhys");
+    this.#needInt(size, "size", "unmapPhys");
     this.#checkDir(dir, "dma_unmap_phys");
     this.#checkArgs("unmapPhys", dev, addr, "addr", size, attrs);
     this.#unmapPhys(dev, addr, size, dir, attrs);
@@ -1005,6 +1033,7 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "mapPage");
     this.#needInt(pagePhys, "pagePhys", "mapPage");
     this.#needInt(offset, "offset", "mapPage");
+    this.#needInt(size, "size", "mapPage");
     this.#checkDir(dir, "dma_map_page_attrs");
     this.#checkArgs("mapPage", dev, pagePhys + offset, "page + offset", size, attrs);
     if (attrs & DMA_ATTR_MMIO && this.design.physOps) return DMA_MAPPING_ERROR;
@@ -1014,6 +1043,7 @@ export class DmaKernel implements KernelContext {
   /** dma_unmap_page_attrs(): ignores a call carrying DMA_ATTR_MMIO. */
   unmapPage(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapPage");
+    this.#needInt(size, "size", "unmapPage");
     this.#checkDir(dir, "dma_unmap_page_attrs");
     this.#checkArgs("unmapPage", dev, addr, "addr", size, attrs);
     if (attrs & DMA_ATTR_MMIO && this.design.physOps) return;
@@ -1024,6 +1054,7 @@ export class DmaKernel implements KernelContext {
   mapSingle(dev: Device, cpuAddr: number, size: number, dir: number, attrs = 0): number {
     this.#needDev(dev, "mapSingle");
     this.#needInt(cpuAddr, "cpuAddr", "mapSingle");
+    this.#needInt(size, "size", "mapSingle");
     this.#checkDir(dir, "dma_map_single_attrs");
     this.#checkArgs("mapSingle", dev, cpuAddr, "cpuAddr", size, attrs);
     const region = this.platform.kas.regionOf(cpuAddr);
@@ -1041,12 +1072,15 @@ export class DmaKernel implements KernelContext {
   /** dma_unmap_single_attrs() */
   unmapSingle(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapSingle");
+    this.#needInt(size, "size", "unmapSingle");
     this.unmapPage(dev, addr, size, dir, attrs);
   }
 
   /** dma_map_resource(): dma_map_phys with DMA_ATTR_MMIO. */
   mapResource(dev: Device, phys: number, size: number, dir: number, attrs = 0): number {
     this.#needDev(dev, "mapResource");
+    this.#needInt(phys, "phys", "mapResource");
+    this.#needInt(size, "size", "mapResource");
     this.#checkDir(dir, "dma_map_resource");
     this.#checkArgs("mapResource", dev, phys, "phys", size, attrs);
     return this.#mapPhys(dev, phys, size, dir, attrs | DMA_ATTR_MMIO);
@@ -1055,6 +1089,7 @@ export class DmaKernel implements KernelContext {
   /** dma_unmap_resource() */
   unmapResource(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapResource");
+    this.#needInt(size, "size", "unmapResource");
     this.#checkDir(dir, "dma_unmap_resource");
     this.#checkArgs("unmapResource", dev, addr, "addr", size, attrs);
     this.#unmapPhys(dev, addr, size, dir, attrs | DMA_ATTR_MMIO);
@@ -1259,12 +1294,14 @@ export class DmaKernel implements KernelContext {
   /** dma_sync_single_for_cpu() */
   syncSingleForCpu(dev: Device, addr: number, size: number, dir: number): void {
     this.#needDev(dev, "syncSingleForCpu");
+    this.#needInt(size, "size", "syncSingleForCpu");
     this.#syncSingle(dev, addr, size, dir, true);
   }
 
   /** dma_sync_single_for_device() */
   syncSingleForDevice(dev: Device, addr: number, size: number, dir: number): void {
     this.#needDev(dev, "syncSingleForDevice");
+    this.#needInt(size, "size", "syncSingleForDevice");
     this.#syncSingle(dev, addr, size, dir, false);
   }
 
@@ -1278,6 +1315,7 @@ export class DmaKernel implements KernelContext {
   ): void {
     this.#needDev(dev, "syncSingleRangeForCpu");
     this.#needInt(offset, "offset", "syncSingleRangeForCpu");
+    this.#needInt(size, "size", "syncSingleRangeForCpu");
     this.#syncSingle(dev, addr + offset, size, dir, true);
   }
 
@@ -1291,6 +1329,7 @@ export class DmaKernel implements KernelContext {
   ): void {
     this.#needDev(dev, "syncSingleRangeForDevice");
     this.#needInt(offset, "offset", "syncSingleRangeForDevice");
+    this.#needInt(size, "size", "syncSingleRangeForDevice");
     this.#syncSingle(dev, addr + offset, size, dir, false);
   }
 
@@ -1355,6 +1394,8 @@ export class DmaKernel implements KernelContext {
   /** dma_alloc_attrs(): the CPU address and handle, or null. */
   allocAttrs(dev: Device, size: number, gfp: number, attrs = 0): DmaAllocation | null {
     this.#needDev(dev, "allocAttrs");
+    this.#needGfp(gfp, "allocAttrs");
+    this.#needInt(size, "size", "allocAttrs");
     this.#checkArgs("allocAttrs", dev, 0, "-", size, attrs);
     if (size === 0) throw new RangeError("allocAttrs: size must be at least 1");
     if (dev.coherentDmaMask === 0n)
@@ -1403,6 +1444,8 @@ export class DmaKernel implements KernelContext {
   /** dma_alloc_coherent(): NO_WARN when gfp has __GFP_NOWARN. */
   allocCoherent(dev: Device, size: number, gfp: number): DmaAllocation | null {
     this.#needDev(dev, "allocCoherent");
+    this.#needGfp(gfp, "allocCoherent");
+    this.#needInt(size, "size", "allocCoherent");
     return this.allocAttrs(dev, size, gfp, gfp & GFP_NOWARN ? DMA_ATTR_NO_WARN : 0);
   }
 
@@ -1411,6 +1454,7 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "freeAttrs");
     this.#needInt(cpuAddr, "cpuAddr", "freeAttrs");
     this.#needInt(handle, "handle", "freeAttrs");
+    this.#needInt(size, "size", "freeAttrs");
     this.#checkArgs("freeAttrs", dev, handle, "handle", size, attrs);
     const pool = this.#devPools.get(dev);
     if (pool) {
@@ -1444,12 +1488,15 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "freeCoherent");
     this.#needInt(cpuAddr, "cpuAddr", "freeCoherent");
     this.#needInt(handle, "handle", "freeCoherent");
+    this.#needInt(size, "size", "freeCoherent");
     this.freeAttrs(dev, size, cpuAddr, handle, 0);
   }
 
   /** dmam_alloc_attrs(): released automatically at driver unbind. */
   dmamAllocAttrs(dev: Device, size: number, gfp: number, attrs = 0): DmaAllocation | null {
     this.#needDev(dev, "dmamAllocAttrs");
+    this.#needGfp(gfp, "dmamAllocAttrs");
+    this.#needInt(size, "size", "dmamAllocAttrs");
     const a = this.allocAttrs(dev, size, gfp, attrs);
     if (a === null) return null;
     const list = this.#devres.get(dev) ?? [];
@@ -1461,6 +1508,8 @@ export class DmaKernel implements KernelContext {
   /** dmam_alloc_coherent() */
   dmamAllocCoherent(dev: Device, size: number, gfp: number): DmaAllocation | null {
     this.#needDev(dev, "dmamAllocCoherent");
+    this.#needGfp(gfp, "dmamAllocCoherent");
+    this.#needInt(size, "size", "dmamAllocCoherent");
     return this.dmamAllocAttrs(dev, size, gfp, gfp & GFP_NOWARN ? DMA_ATTR_NO_WARN : 0);
   }
 
@@ -1469,6 +1518,7 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "dmamFreeCoherent");
     this.#needInt(cpuAddr, "cpuAddr", "dmamFreeCoherent");
     this.#needInt(handle, "handle", "dmamFreeCoherent");
+    this.#needInt(size, "size", "dmamFreeCoherent");
     const list = this.#devres.get(dev) ?? [];
     const i = list.findIndex((r) => r.cpuAddr === cpuAddr);
     if (i < 0)
@@ -1489,6 +1539,7 @@ export class DmaKernel implements KernelContext {
   /** dma_declare_coherent_memory(): a per-device pool at `phys`, seen by the device at `deviceAddr`. */
   declareCoherentMemory(dev: Device, phys: number, deviceAddr: number, size: number): number {
     this.#needDev(dev, "declareCoherentMemory");
+    this.#needInt(size, "size", "declareCoherentMemory");
     if (!Number.isInteger(size) || size < PAGE_SIZE || size % PAGE_SIZE !== 0)
       throw new RangeError(
         `declareCoherentMemory: size must be a positive multiple of ${PAGE_SIZE}, got ${size}`,
@@ -1525,6 +1576,8 @@ export class DmaKernel implements KernelContext {
   /** dma_alloc_pages(): cacheable, zeroed pages; the caller syncs. */
   allocPages(dev: Device, size: number, dir: number, gfp: number): DmaPageAllocation | null {
     this.#needDev(dev, "allocPages");
+    this.#needGfp(gfp, "allocPages");
+    this.#needInt(size, "size", "allocPages");
     this.#checkDir(dir, "dma_alloc_pages");
     this.#checkArgs("allocPages", dev, 0, "-", size, 0);
     if (!this.#allocPagesChecks(dev, gfp, "dma_alloc_pages")) return null;
@@ -1603,6 +1656,7 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "freePages");
     this.#needInt(pagePhys, "pagePhys", "freePages");
     this.#needInt(handle, "handle", "freePages");
+    this.#needInt(size, "size", "freePages");
     this.#checkDir(dir, "dma_free_pages");
     size = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
     this.#recordUnmap(dev, handle);
@@ -1622,6 +1676,8 @@ export class DmaKernel implements KernelContext {
   /** dma_alloc_noncoherent(): the linear address of dma_alloc_pages' memory. */
   allocNoncoherent(dev: Device, size: number, dir: number, gfp: number): DmaAllocation | null {
     this.#needDev(dev, "allocNoncoherent");
+    this.#needGfp(gfp, "allocNoncoherent");
+    this.#needInt(size, "size", "allocNoncoherent");
     const p = this.allocPages(dev, size, dir, gfp);
     return p === null
       ? null
@@ -1633,6 +1689,7 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "freeNoncoherent");
     this.#needInt(cpuAddr, "cpuAddr", "freeNoncoherent");
     this.#needInt(handle, "handle", "freeNoncoherent");
+    this.#needInt(size, "size", "freeNoncoherent");
     this.freePages(dev, size, this.platform.kas.virtToPhys(cpuAddr), handle, dir);
   }
 
@@ -1645,6 +1702,8 @@ export class DmaKernel implements KernelContext {
     attrs = 0,
   ): SgTable | null {
     this.#needDev(dev, "allocNoncontiguous");
+    this.#needGfp(gfp, "allocNoncontiguous");
+    this.#needInt(size, "size", "allocNoncontiguous");
     this.#checkDir(dir, "dma_alloc_noncontiguous");
     this.#checkArgs("allocNoncontiguous", dev, 0, "-", size, attrs);
     if (attrs & ~DMA_ATTR_ALLOC_SINGLE_PAGES) {
@@ -1684,6 +1743,7 @@ export class DmaKernel implements KernelContext {
   freeNoncontiguous(dev: Device, size: number, sgt: SgTable, dir: number): void {
     this.#needDev(dev, "freeNoncontiguous");
     this.#needSgt(sgt, "freeNoncontiguous");
+    this.#needInt(size, "size", "freeNoncontiguous");
     this.#checkDir(dir, "dma_free_noncontiguous");
     if (dev.dmaIommu) {
       this.iommu!.freeNoncontiguous(dev, size, sgt, dir);
@@ -1713,6 +1773,7 @@ export class DmaKernel implements KernelContext {
   vmapNoncontiguous(dev: Device, size: number, sgt: SgTable): number | null {
     this.#needDev(dev, "vmapNoncontiguous");
     this.#needSgt(sgt, "vmapNoncontiguous");
+    this.#needInt(size, "size", "vmapNoncontiguous");
     if (this.#noncontigViaIommu(dev)) return this.iommu!.vmapNoncontiguous(dev, size, sgt);
     return this.platform.kas.physToVirt(sgt.sgl[0]!.pagePhys);
   }
@@ -1727,6 +1788,7 @@ export class DmaKernel implements KernelContext {
   mmapNoncontiguous(dev: Device, vma: VmArea, size: number, sgt: SgTable): number {
     this.#needDev(dev, "mmapNoncontiguous");
     this.#needSgt(sgt, "mmapNoncontiguous");
+    this.#needInt(size, "size", "mmapNoncontiguous");
     if (this.#noncontigViaIommu(dev)) return this.iommu!.mmapNoncontiguous(dev, vma, size, sgt);
     const count = Math.ceil(size / PAGE_SIZE);
     if (vma.pgoff >= count || Math.ceil(vma.size / PAGE_SIZE) > count - vma.pgoff) return -ENXIO;
@@ -1745,6 +1807,7 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "mmapAttrs");
     this.#needInt(cpuAddr, "cpuAddr", "mmapAttrs");
     this.#needInt(handle, "handle", "mmapAttrs");
+    this.#needInt(size, "size", "mmapAttrs");
     const ops = this.getDmaOps(dev);
     if (this.allocDirect(dev, ops)) return direct.directMmap(this, dev, vma, cpuAddr, handle, size);
     if (dev.dmaIommu) return this.iommu!.mmap(dev, vma, cpuAddr, handle, size, attrs);
@@ -1758,11 +1821,13 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "mmapCoherent");
     this.#needInt(cpuAddr, "cpuAddr", "mmapCoherent");
     this.#needInt(handle, "handle", "mmapCoherent");
+    this.#needInt(size, "size", "mmapCoherent");
     return this.mmapAttrs(dev, vma, cpuAddr, handle, size, 0);
   }
 
   /** dma_mmap_pages(): -ENXIO when the vma exceeds the allocation. */
   mmapPages(_dev: Device, vma: VmArea, size: number): number {
+    this.#needInt(size, "size", "mmapPages");
     const count = Math.ceil(size / PAGE_SIZE);
     if (vma.pgoff >= count || Math.ceil(vma.size / PAGE_SIZE) > count - vma.pgoff) return -ENXIO;
     return 0;
@@ -1790,6 +1855,7 @@ export class DmaKernel implements KernelContext {
     this.#needSgt(sgt, "getSgtableAttrs");
     this.#needInt(cpuAddr, "cpuAddr", "getSgtableAttrs");
     this.#needInt(handle, "handle", "getSgtableAttrs");
+    this.#needInt(size, "size", "getSgtableAttrs");
     const ops = this.getDmaOps(dev);
     if (this.allocDirect(dev, ops))
       return direct.directGetSgtable(this, dev, sgt, cpuAddr, handle, size);
@@ -1817,6 +1883,11 @@ export class DmaKernel implements KernelContext {
   /** dma_iova_try_alloc() */
   iovaTryAlloc(dev: Device, state: DmaIovaState, phys: number, size: number): boolean {
     this.#needDev(dev, "iovaTryAlloc");
+    this.#needInt(phys, "phys", "iovaTryAlloc");
+    if (typeof size !== "number" || Number.isNaN(size) || size < 0 || !Number.isInteger(size))
+      throw new RangeError(
+        `iovaTryAlloc: size must be a non-negative integer, got ${describeArg(size)}`,
+      );
     this.#needState(state, "iovaTryAlloc");
     state.addr = 0;
     state.size = 0;
@@ -1852,6 +1923,7 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "iovaLink");
     this.#needState(state, "iovaLink");
     this.#needInt(offset, "offset", "iovaLink");
+    this.#needInt(size, "size", "iovaLink");
     this.#checkDir(dir, "dma_iova_link");
     if (this.iommu === null) return -EOPNOTSUPP;
     return this.iommu.iovaLink(dev, state, phys, offset, size, dir, attrs);
@@ -1862,6 +1934,7 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "iovaSync");
     this.#needState(state, "iovaSync");
     this.#needInt(offset, "offset", "iovaSync");
+    this.#needInt(size, "size", "iovaSync");
     if (this.iommu === null) return -EOPNOTSUPP;
     return this.iommu.iovaSync(dev, state, offset, size);
   }
@@ -1878,6 +1951,7 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "iovaUnlink");
     this.#needState(state, "iovaUnlink");
     this.#needInt(offset, "offset", "iovaUnlink");
+    this.#needInt(size, "size", "iovaUnlink");
     this.#checkDir(dir, "dma_iova_unlink");
     this.iommu?.iovaUnlink(dev, state, offset, size, dir, attrs);
   }
@@ -1960,6 +2034,8 @@ export class DmaKernel implements KernelContext {
 
   /** The CPU writes `data` at kernel address `va`. */
   cpuWrite(va: number, data: Uint8Array): void {
+    if (!(data instanceof Uint8Array))
+      throw new TypeError(`cpuWrite: data must be a Uint8Array, got ${describeArg(data)}`);
     this.#cpuAccess(va, data.length, (pa, off, n, unc) => {
       if (unc) this.platform.cache.cpuWriteUncached(pa, data, off, n);
       else this.platform.cache.cpuWrite(pa, data, off, n);

@@ -8,6 +8,8 @@ export interface PlatformMemory {
   /** Highest RAM address (inclusive). */
   readonly lastRamByte: number;
   readonly ramRanges: ReadonlyArray<{ start: number; size: number }>;
+  /** Every RAM range and MMIO window, sorted by start. */
+  readonly ranges: ReadonlyArray<{ start: number; end: number }>;
 }
 
 /** The page allocator (zones: 0 = DMA, 1 = DMA32, 2 = NORMAL). */

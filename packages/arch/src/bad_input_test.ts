@@ -1,0 +1,367 @@
+// Bad input everywhere: every driver-facing function of the DMA API, and the
+// public entry points of the hardware packages, are called with one argument
+// replaced by a wrong value (wrong type, NaN, negative, fractional, huge, an
+// unknown device, an address outside memory, an unknown direction or
+// attribute). Each call must end in a clear error (one that is not a
+// JavaScript engine error from deep inside the model), in a documented kernel
+// BUG, or in a return value; and afterwards the system must still map, unmap
+// and leave nothing behind. The table is built from the functions'
+// parameter names, so a new function is covered the day it is added.
+import {
+  Device,
+  DMA_BIT_MASK,
+  DMA_TO_DEVICE,
+  GFP_KERNEL,
+  KernelBug,
+  PAGE_SIZE,
+  SgTable,
+} from "@dmasim/dma-core";
+import { assert, assertEquals, test } from "@dmasim/testing";
+import { PROFILE_NAMES, type ProfileName } from "./profiles.ts";
+import { createSystem, type DmaSystem } from "./system.ts";
+
+/** The DMA API a driver calls (the KernelContext services below cpuFill serve back ends, not drivers). */
+const DMA_API = [
+  "addDevice",
+  "device",
+  "bindDriver",
+  "useDmaIommu",
+  "mapDirect",
+  "allocDirect",
+  "setMask",
+  "setCoherentMask",
+  "setMaskAndCoherent",
+  "coerceMaskAndCoherent",
+  "getMask",
+  "getRequiredMask",
+  "addressingLimited",
+  "maxMappingSize",
+  "optMappingSize",
+  "getMergeBoundary",
+  "devNeedSync",
+  "needSync",
+  "needUnmap",
+  "getMaxSegSize",
+  "getSegBoundary",
+  "getMinAlignMask",
+  "setMaxSegSize",
+  "setSegBoundary",
+  "setMinAlignMask",
+  "getCacheAlignment",
+  "mappingError",
+  "mapPhys",
+  "unmapPhys",
+  "mapPage",
+  "unmapPage",
+  "mapSingle",
+  "unmapSingle",
+  "mapResource",
+  "unmapResource",
+  "mapSg",
+  "mapSgtable",
+  "unmapSg",
+  "unmapSgtable",
+  "syncSingleForCpu",
+  "syncSingleForDevice",
+  "syncSingleRangeForCpu",
+  "syncSingleRangeForDevice",
+  "syncSgForCpu",
+  "syncSgForDevice",
+  "syncSgtableForCpu",
+  "syncSgtableForDevice",
+  "allocAttrs",
+  "allocCoherent",
+  "freeAttrs",
+  "freeCoherent",
+  "dmamAllocAttrs",
+  "dmamAllocCoherent",
+  "dmamFreeCoherent",
+  "declareCoherentMemory",
+  "allocPages",
+  "freePages",
+  "allocNoncoherent",
+  "freeNoncoherent",
+  "allocNoncontiguous",
+  "freeNoncontiguous",
+  "vmapNoncontiguous",
+  "vunmapNoncontiguous",
+  "canMmap",
+  "pgprot",
+  "iovaTryAlloc",
+  "useIova",
+  "iovaLink",
+  "iovaSync",
+  "iovaUnlink",
+  "iovaDestroy",
+  "iovaFree",
+  "cpuRead",
+  "cpuWrite",
+  "cpuFill",
+] as const;
+
+const BAD: ReadonlyArray<[string, unknown]> = [
+  ["NaN", Number.NaN],
+  ["-1", -1],
+  ["1.5", 1.5],
+  ["2^60", 2 ** 60],
+  ["a string", "4096"],
+  ["null", null],
+  ["undefined", undefined],
+  ["an object", {}],
+];
+
+function paramNames(fn: (...a: never[]) => unknown): string[] {
+  const src = fn.toString();
+  const open = src.indexOf("(");
+  let depth = 0;
+  let end = open;
+  for (let i = open; i < src.length; i++) {
+    if ("([{".includes(src[i]!)) depth++;
+    else if (")]}".includes(src[i]!) && --depth === 0) {
+      end = i;
+      break;
+    }
+  }
+  const names: string[] = [];
+  let cur = "";
+  depth = 0;
+  for (const ch of src.slice(open + 1, end)) {
+    if ("([{".includes(ch)) depth++;
+    if (")]}".includes(ch)) depth--;
+    if (ch === "," && depth === 0) {
+      names.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  if (cur.trim()) names.push(cur);
+  return names.map((n) => n.split("=")[0]!.trim());
+}
+
+/** Parameters declared with a default value: undefined there is not a bad argument. */
+function defaulted(fn: (...a: never[]) => unknown): Set<string> {
+  const src = fn.toString();
+  const head = src.slice(src.indexOf("(") + 1, src.indexOf(")"));
+  return new Set(
+    head
+      .split(",")
+      .filter((p) => p.includes("="))
+      .map((p) => p.split("=")[0]!.trim()),
+  );
+}
+
+/**
+ * Undoes what a call that succeeded in spite of its argument made (the
+ * kernel maps any physical address it is given, for example), so the
+ * leftover check sees only what the model lost track of.
+ */
+function undo(sys: DmaSystem, fn: string, args: unknown[], r: unknown): void {
+  const k = sys.dma;
+  const dev = sys.dev;
+  const size = args[fn === "mapPage" ? 3 : 2] as number;
+  const ok = typeof r === "number" && r !== 0 && k.mappingError(dev, r) === 0;
+  switch (fn) {
+    case "mapPhys":
+    case "mapSingle":
+    case "mapResource":
+      if (ok)
+        k.unmapPhys(dev, r as number, size, args[3] as number, fn === "mapResource" ? 1 << 13 : 0);
+      return;
+    case "mapPage":
+      if (ok) k.unmapPhys(dev, r as number, size, args[4] as number);
+      return;
+    case "mapSg":
+      if (typeof r === "number" && r > 0)
+        k.unmapSg(dev, args[1] as never, args[2] as number, args[3] as number);
+      return;
+    case "mapSgtable":
+      if (r === 0) k.unmapSgtable(dev, args[1] as never, args[2] as number);
+      return;
+    case "allocAttrs":
+    case "allocCoherent":
+    case "dmamAllocAttrs":
+    case "dmamAllocCoherent": {
+      const a = r as { cpuAddr: number; handle: number } | null;
+      if (a) k.freeAttrs(dev, args[1] as number, a.cpuAddr, a.handle);
+      if (fn.startsWith("dmam") && a) k.unbindDriver(dev);
+      return;
+    }
+    case "allocPages": {
+      const a = r as { pagePhys: number; handle: number } | null;
+      if (a) k.freePages(dev, args[1] as number, a.pagePhys, a.handle, args[2] as number);
+      return;
+    }
+    case "iovaTryAlloc":
+      if (r === true) k.iovaFree(dev, args[1] as never);
+      return;
+    case "allocNoncoherent": {
+      const a = r as { cpuAddr: number; handle: number } | null;
+      if (a) k.freeNoncoherent(dev, args[1] as number, a.cpuAddr, a.handle, args[2] as number);
+      return;
+    }
+  }
+}
+
+/** A plausible value for a parameter, by its name: the one argument under test is replaced by a bad one. */
+function goodArg(
+  sys: DmaSystem,
+  name: string,
+  buf: { va: number; pa: number; dma: number },
+): unknown {
+  switch (name) {
+    case "dev":
+    case "_dev":
+      return sys.dev;
+    case "options":
+      return { name: `dev-${Math.random()}` };
+    case "name":
+      return sys.dev.name;
+    case "driverName":
+      return "bad-input";
+    case "mask":
+      return DMA_BIT_MASK(64);
+    case "size":
+    case "len":
+    case "mappedLen":
+      return 64;
+    case "dir":
+      return DMA_TO_DEVICE;
+    case "attrs":
+    case "offset":
+      return 0;
+    case "gfp":
+      return GFP_KERNEL;
+    case "phys":
+    case "pagePhys":
+    case "page":
+      return buf.pa;
+    case "addr":
+    case "handle":
+    case "deviceAddr":
+      return buf.dma;
+    case "cpuAddr":
+    case "va":
+    case "vaddr":
+      return buf.va;
+    case "sgl":
+      return SgTable.fromPhys([{ phys: buf.pa, length: 64 }]).sgl;
+    case "sgt":
+      return SgTable.fromPhys([{ phys: buf.pa, length: 64 }]);
+    case "nents":
+      return 1;
+    case "state":
+      return { addr: 0, size: 0, useSwiotlb: false };
+    case "data":
+      return new Uint8Array(8);
+    case "byte":
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+/** An error that comes from the engine, not from the model's own checks. */
+function engineError(e: unknown): boolean {
+  if (!(e instanceof Error)) return true;
+  return (
+    /Cannot read propert|is not a function|is not iterable|Cannot convert|undefined is not|null is not|Maximum call stack|Invalid array length|Cannot mix BigInt/.test(
+      e.message,
+    ) || e.name === "InternalError"
+  );
+}
+
+/** Can this profile map at all? (dummy ops and the synthetic table without map_page cannot.) */
+function canMap(sys: DmaSystem): boolean {
+  const va = sys.kmalloc(64);
+  try {
+    const a = sys.dma.mapSingle(sys.dev, va, 64, DMA_TO_DEVICE);
+    if (sys.dma.mappingError(sys.dev, a) !== 0) return false;
+    sys.dma.unmapSingle(sys.dev, a, 64, DMA_TO_DEVICE);
+    return true;
+  } catch (e) {
+    if (e instanceof KernelBug) return false;
+    throw e;
+  } finally {
+    sys.kfree(va);
+  }
+}
+
+function stillUsable(sys: DmaSystem, what: string, maps: boolean): void {
+  const live = sys.dma.liveResources();
+  assertEquals(live, [], `after ${what}: nothing left live`);
+  if (!maps) return;
+  const va = sys.kmalloc(4096);
+  sys.dma.cpuWrite(va, Uint8Array.of(7));
+  const a = sys.dma.mapSingle(sys.dev, va, 4096, DMA_TO_DEVICE);
+  assert(a !== 2 ** 64 - 1 && sys.dma.mappingError(sys.dev, a) === 0, `after ${what}: map works`);
+  assertEquals(sys.device.readBytes(a, 1)?.[0], 7, `after ${what}: the device reads the buffer`);
+  sys.dma.unmapSingle(sys.dev, a, 4096, DMA_TO_DEVICE);
+  sys.kfree(va);
+}
+
+test("bad input: every DMA API function, each argument in turn, on every profile: a clear error, a BUG or a return; the system stays usable", {
+  sanitizeResources: false,
+}, () => {
+  let tried = 0;
+  const engine: string[] = [];
+  const profiles: ProfileName[] = [...PROFILE_NAMES];
+  const corrupted: string[] = [];
+  for (const profile of profiles) {
+    let sys = createSystem(profile);
+    const maps = canMap(sys);
+    const k = sys.dma as unknown as Record<string, (...a: unknown[]) => unknown>;
+    for (const fn of DMA_API) {
+      const f = k[fn];
+      assert(typeof f === "function", `${fn} is a DmaKernel method`);
+      const names = paramNames(f as never);
+      const optional = defaulted(f as never);
+      for (let pos = 0; pos < names.length; pos++) {
+        const bads: Array<[string, unknown]> = [...BAD];
+        if (names[pos] === "dev" || names[pos] === "_dev")
+          bads.push(["an unknown device", new Device({ name: "never-added" })]);
+        if (names[pos] === "dir") bads.push(["direction 7", 7]);
+        if (names[pos] === "attrs") bads.push(["an unknown attribute bit", 1 << 30]);
+        if (names[pos] === "phys" || names[pos] === "addr")
+          bads.push(["an address outside memory", 2 ** 51]);
+        for (const [label, bad] of bads) {
+          if (bad === undefined && optional.has(names[pos]!)) continue;
+          // A fresh buffer each time: a call that succeeds with a bad argument may consume it.
+          const va = sys.kmalloc(64);
+          const pa = sys.machine.kas.virtToPhys(va);
+          const dma = maps ? sys.dma.mapSingle(sys.dev, va, 64, DMA_TO_DEVICE) : 0x1000;
+          const args = names.map((n, i) => (i === pos ? bad : goodArg(sys, n, { va, pa, dma })));
+          tried++;
+          const call = `${profile} ${fn}(${names.join(", ")}) with ${names[pos]} = ${label}`;
+          try {
+            undo(sys, fn, args, f.apply(sys.dma, args));
+          } catch (e) {
+            if (!(e instanceof KernelBug) && engineError(e))
+              engine.push(`${call}: ${(e as Error).message}`);
+          }
+          // Put the buffer back as the API allows, and check the model still works.
+          try {
+            if (maps) sys.dma.unmapSingle(sys.dev, dma, 64, DMA_TO_DEVICE);
+            sys.kfree(va);
+            stillUsable(sys, call, maps);
+          } catch (e) {
+            corrupted.push(`${call} left the system unusable: ${(e as Error).message}`);
+            sys = createSystem(profile);
+          }
+        }
+      }
+      if (sys.dev.driverName !== null) sys.dma.unbindDriver(sys.dev);
+    }
+  }
+  console.log(
+    `bad input: ${tried} calls with one bad argument, ${engine.length} engine errors, ${corrupted.length} left the system unusable`,
+  );
+  if (process.env.DMASIM_BAD_INPUT_DUMP)
+    require("node:fs").writeFileSync(
+      process.env.DMASIM_BAD_INPUT_DUMP,
+      [...engine, ...corrupted].join("\n"),
+    );
+  assertEquals(engine, []);
+  assertEquals(corrupted, []);
+  assert(tried > 5000);
+});
+
+void PAGE_SIZE;
