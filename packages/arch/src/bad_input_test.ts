@@ -300,6 +300,7 @@ function stillUsable(sys: DmaSystem, what: string, maps: boolean): void {
 
 test("bad input: every DMA API function, each argument in turn, on every profile: a clear error, a BUG or a return; the system stays usable", {
   sanitizeResources: false,
+  timeout: 300_000,
 }, () => {
   let tried = 0;
   const engine: string[] = [];

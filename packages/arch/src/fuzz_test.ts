@@ -15,7 +15,6 @@ import {
   DMA_BIDIRECTIONAL,
   DMA_BIT_MASK,
   DMA_FROM_DEVICE,
-  DMA_MAPPING_ERROR,
   DMA_TO_DEVICE,
   GFP_KERNEL,
   KernelBug,
@@ -47,6 +46,8 @@ function configs(): Config[] {
     { cmdline: "iommu.strict=1" },
     { untrusted: true },
     { coherent: false },
+    // DMA-API debug on: a correct driver must never be reported.
+    { config: { DMA_API_DEBUG: true } },
   ];
   for (const profile of PROFILE_NAMES)
     for (const design of DISPATCH_DESIGNS)
@@ -259,7 +260,7 @@ class Driver {
         s.dma.cpuWrite(va, p);
         const dir = DIRS[x % 3]!;
         const a = s.dma.mapPage(dev, pa, off, size, dir);
-        if (a === DMA_MAPPING_ERROR) {
+        if (s.dma.mappingError(dev, a) !== 0) {
           s.machine.pages.freePages(pa, order);
           return;
         }
@@ -494,7 +495,7 @@ class Driver {
       // Use after unmap: map, unmap, and let the device read it anyway.
       const va = s.kmalloc(256);
       const a = s.dma.mapSingle(s.dev, va, 256, DMA_TO_DEVICE);
-      if (a === DMA_MAPPING_ERROR) {
+      if (s.dma.mappingError(s.dev, a) !== 0) {
         s.kfree(va);
         return;
       }
@@ -576,6 +577,11 @@ class Driver {
     if (left.length > 0) this.#fail(`teardown left ${left.join("; ")}`);
     const kas = s.machine.kas.liveAllocations();
     if (kas.length > 0) this.#fail(`teardown left kernel allocations ${kas.join("; ")}`);
+    const reports = s.log.events.filter((e) => e.level === "debug-report");
+    if (reports.length > 0 || (s.dma.debug !== null && s.dma.debug.errorCount > 0))
+      this.#fail(
+        `DMA-API debug reported a correct driver: ${reports.map((e) => e.message).join(" | ")}`,
+      );
     const v = this.chk.violations;
     if (v.length > 0)
       this.#fail(`the checker reported a correct driver: ${v.map((e) => e.message).join(" | ")}`);
@@ -619,6 +625,7 @@ const opArb = fc.tuple(fc.nat(255), fc.nat(65535), fc.nat(65535), fc.nat(65535))
 // system), and a run ended by a documented BUG leaves a dead kernel behind.
 test("fuzz: random driver sequences on every profile and design keep every invariant; deliberate mistakes are reported", {
   sanitizeResources: false,
+  timeout: 600_000,
 }, () => {
   const all = configs();
   let ops = 0;

@@ -32,6 +32,8 @@ export interface TestOptions {
   only?: boolean;
   /** Fail the test when a registered source still holds resources at its end (default true). */
   sanitizeResources?: boolean;
+  /** How long the test may run, in ms (default: the vitest config's, 30 s); for long property and fuzz runs. */
+  timeout?: number;
 }
 
 export interface TestDefinition extends TestOptions {
@@ -196,9 +198,11 @@ function register(def: TestDefinition, origin: string): void {
     const outcome = await runTest(def, origin);
     if (!outcome.passed) throw outcome.error;
   };
-  if (def.ignore) vitestTest.skip(def.name, body);
-  else if (def.only) vitestTest.only(def.name, body);
-  else vitestTest(def.name, body);
+  if (def.timeout !== undefined && (!Number.isFinite(def.timeout) || def.timeout <= 0))
+    throw new RangeError(`test(): timeout must be a positive number of ms, got ${def.timeout}`);
+  if (def.ignore) vitestTest.skip(def.name, body, def.timeout);
+  else if (def.only) vitestTest.only(def.name, body, def.timeout);
+  else vitestTest(def.name, body, def.timeout);
 }
 
 export interface DenoTest {

@@ -1,4 +1,10 @@
-import { assert, assertEquals, assertInstanceOf, assertStringIncludes } from "./assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertStringIncludes,
+  assertThrows,
+} from "./assert.ts";
 import { LeakError, registerResourceSource, SANITIZER_KEY } from "./sanitizer.ts";
 import { runTest, StepError, test } from "./test.ts";
 
@@ -156,4 +162,21 @@ test("runTest() restores the enclosing test's sanitizer hook afterwards", async 
   const live = ["outer resource"];
   t.track({ liveResources: () => live });
   live.length = 0;
+});
+
+test("test(name, { timeout }) rejects a timeout that is not a positive number of ms", () => {
+  assertThrows(
+    () => test("never registered", { timeout: -1 }, () => {}),
+    RangeError,
+    "timeout must be a positive number of ms, got -1",
+  );
+  assertThrows(
+    () => test("never registered", { timeout: Number.NaN }, () => {}),
+    RangeError,
+    "got NaN",
+  );
+});
+
+test("test(name, { timeout }, fn) runs with the longer limit", { timeout: 60_000 }, async () => {
+  await new Promise((r) => setTimeout(r, 10));
 });
