@@ -9,6 +9,8 @@
 export interface BackingStore {
   readInto(pa: number, dst: Uint8Array, dstOffset?: number, len?: number): void;
   write(pa: number, src: Uint8Array, srcOffset?: number, len?: number): void;
+  /** When present, a CPU store outside it is refused before a line is allocated for it. */
+  isRam?(pa: number, size?: number): boolean;
 }
 
 export interface CacheOptions {
@@ -117,6 +119,7 @@ export class CpuCache {
   #seq = 1;
 
   constructor(memory: BackingStore, options: CacheOptions = {}) {
+    checkOptions(memory, options);
     this.#mem = memory;
     this.lineSize = options.lineSize ?? 64;
     if (
@@ -156,12 +159,14 @@ export class CpuCache {
   }
 
   onHazard(fn: (e: HazardEvent) => void): () => void {
+    checkListener("onHazard", fn);
     this.#hazardListeners.push(fn);
     return () => this.#hazardListeners.splice(this.#hazardListeners.indexOf(fn), 1);
   }
 
   /** Calls `fn` for every maintenance operation (the DMA layer logs arch cache operations with it). */
   onMaintenance(fn: (op: MaintenanceOp, pa: number, len: number) => void): () => void {
+    checkListener("onMaintenance", fn);
     this.#maintListeners.push(fn);
     return () => this.#maintListeners.splice(this.#maintListeners.indexOf(fn), 1);
   }
@@ -273,7 +278,14 @@ export class CpuCache {
   }
 
   /** A CPU load through the cache (a miss fills the line). */
-  cpuReadInto(pa: number, dst: Uint8Array, dstOffset = 0, len = dst.length - dstOffset): void {
+  cpuReadInto(
+    pa: number,
+    dst: Uint8Array,
+    dstOffset = 0,
+    len = (dst?.length ?? 0) - dstOffset,
+  ): void {
+    checkBuffer("cpuReadInto", "dst", dst, dstOffset, len);
+    checkRange("cpuReadInto", pa, len);
     const ls = this.lineSize;
     let done = 0;
     while (done < len) {
@@ -314,13 +326,22 @@ export class CpuCache {
   }
 
   cpuRead(pa: number, len: number): Uint8Array {
+    checkRange("cpuRead", pa, len);
+    if (len > 2 ** 30)
+      throw new RangeError(
+        `CpuCache.cpuRead: len must be at most 2^30 (one buffer); got ${len}: read a larger range with cpuReadInto in pieces`,
+      );
     const out = new Uint8Array(len);
     this.cpuReadInto(pa, out, 0, len);
     return out;
   }
 
   /** A CPU store: write-allocate; the lines become dirty and reach memory only at write-back. */
-  cpuWrite(pa: number, src: Uint8Array, srcOffset = 0, len = src.length - srcOffset): void {
+  cpuWrite(pa: number, src: Uint8Array, srcOffset = 0, len = (src?.length ?? 0) - srcOffset): void {
+    checkBuffer("cpuWrite", "src", src, srcOffset, len);
+    checkRange("cpuWrite", pa, len);
+    if (len > 0 && this.#mem.isRam !== undefined && !this.#mem.isRam(pa, len))
+      throw new RangeError(`CpuCache.cpuWrite: [${hex(pa)}, +${len}) is not memory`);
     const ls = this.lineSize;
     let done = 0;
     while (done < len) {
@@ -351,12 +372,26 @@ export class CpuCache {
   }
 
   /** A load through an uncached alias: straight from memory. */
-  cpuReadUncached(pa: number, dst: Uint8Array, dstOffset = 0, len = dst.length - dstOffset): void {
+  cpuReadUncached(
+    pa: number,
+    dst: Uint8Array,
+    dstOffset = 0,
+    len = (dst?.length ?? 0) - dstOffset,
+  ): void {
+    checkBuffer("cpuReadUncached", "dst", dst, dstOffset, len);
+    checkRange("cpuReadUncached", pa, len);
     this.#mem.readInto(pa, dst, dstOffset, len);
   }
 
   /** A store through an uncached alias: straight to memory. */
-  cpuWriteUncached(pa: number, src: Uint8Array, srcOffset = 0, len = src.length - srcOffset): void {
+  cpuWriteUncached(
+    pa: number,
+    src: Uint8Array,
+    srcOffset = 0,
+    len = (src?.length ?? 0) - srcOffset,
+  ): void {
+    checkBuffer("cpuWriteUncached", "src", src, srcOffset, len);
+    checkRange("cpuWriteUncached", pa, len);
     this.#mem.write(pa, src, srcOffset, len);
   }
 
@@ -425,6 +460,7 @@ export class CpuCache {
 
   /** Write back dirty lines covering [pa, pa+len); they stay valid. Returns the lines visited. */
   clean(pa: number, len: number): number {
+    checkRange("clean", pa, len);
     this.stats.cleanOps++;
     this.#maint("clean", pa, len);
     if (len <= 0 || this.#lineCount === 0) return 0;
@@ -452,6 +488,7 @@ export class CpuCache {
 
   /** Drop the lines covering [pa, pa+len) without writing them back: dirty data is lost. */
   invalidate(pa: number, len: number): number {
+    checkRange("invalidate", pa, len);
     this.stats.invalidateOps++;
     this.#maint("invalidate", pa, len);
     const n = this.#range(pa, len, (pi, p, li) => this.#dropLine(pi, p, li));
@@ -461,6 +498,7 @@ export class CpuCache {
 
   /** Write back, then drop. */
   cleanInvalidate(pa: number, len: number): number {
+    checkRange("cleanInvalidate", pa, len);
     this.stats.cleanInvalidateOps++;
     this.#maint("clean+invalidate", pa, len);
     if (len <= 0 || this.#lineCount === 0) return 0;
@@ -498,9 +536,12 @@ export class CpuCache {
     pa: number,
     dst: Uint8Array,
     dstOffset = 0,
-    len = dst.length - dstOffset,
+    len = (dst?.length ?? 0) - dstOffset,
     coherent = true,
   ): void {
+    checkBuffer("deviceRead", "dst", dst, dstOffset, len);
+    checkRange("deviceRead", pa, len);
+    checkFlag("deviceRead", "coherent", coherent);
     this.#mem.readInto(pa, dst, dstOffset, len);
     if (!coherent) return;
     const ls = this.lineSize;
@@ -518,9 +559,12 @@ export class CpuCache {
     pa: number,
     src: Uint8Array,
     srcOffset = 0,
-    len = src.length - srcOffset,
+    len = (src?.length ?? 0) - srcOffset,
     coherent = true,
   ): void {
+    checkBuffer("deviceWrite", "src", src, srcOffset, len);
+    checkRange("deviceWrite", pa, len);
+    checkFlag("deviceWrite", "coherent", coherent);
     const seq = this.#seq++;
     const ls = this.lineSize;
     this.#range(pa, len, (pi, p, li) => {
@@ -538,11 +582,17 @@ export class CpuCache {
 
   /** Pull clean copies of the lines covering [pa, pa+len) in, as an out-of-order core may. */
   speculate(pa: number, len: number): number {
+    checkRange("speculate", pa, len);
     return this.#speculate(pa, len, 1);
   }
 
   /** With speculation on, pull each covered line in with probability `p`. */
   maybeSpeculate(pa: number, len: number, p = 0.5): number {
+    checkRange("maybeSpeculate", pa, len);
+    if (typeof p !== "number" || !(p >= 0 && p <= 1))
+      throw new RangeError(
+        `CpuCache.maybeSpeculate: p must be a probability from 0 to 1, got ${describe(p)}`,
+      );
     if (!this.speculativeFill) return 0;
     return this.#speculate(pa, len, p);
   }
@@ -566,11 +616,13 @@ export class CpuCache {
   }
 
   isCached(pa: number): boolean {
+    checkRange("isCached", pa, 0);
     const p = this.#pages.get(Math.floor(pa / PAGE));
     return p !== undefined && p.valid[Math.floor((pa % PAGE) / this.lineSize)] === 1;
   }
 
   isDirty(pa: number): boolean {
+    checkRange("isDirty", pa, 0);
     const p = this.#pages.get(Math.floor(pa / PAGE));
     return p !== undefined && p.dirty[Math.floor((pa % PAGE) / this.lineSize)] === 1;
   }
@@ -610,4 +662,89 @@ export class CpuCache {
 
 function hex(v: number): string {
   return `0x${v.toString(16)}`;
+}
+
+/** Renders a bad argument for an error message. */
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === null || typeof v !== "object") return String(v);
+  return Array.isArray(v) ? "an array" : `a ${v.constructor?.name ?? "object"}`;
+}
+
+const LIMIT = 2 ** 52;
+
+/** Throws unless [pa, pa + len) is a range of simulated physical addresses: a few comparisons. */
+function checkRange(fn: string, pa: number, len: number): void {
+  if (!(Number.isInteger(pa) && pa >= 0 && pa < LIMIT))
+    throw new RangeError(
+      `CpuCache.${fn}: pa must be an integer physical address from 0 to 2^52 - 1, got ${describe(pa)}`,
+    );
+  if (!(Number.isInteger(len) && len >= 0 && pa + len <= LIMIT))
+    throw new RangeError(
+      `CpuCache.${fn}: len must be a non-negative integer with pa + len <= 2^52, got ${describe(len)}`,
+    );
+}
+
+/** Throws unless `buf` is a Uint8Array with [off, off + len) inside it. */
+function checkBuffer(
+  fn: string,
+  what: "dst" | "src",
+  buf: Uint8Array,
+  off: number,
+  len: number,
+): void {
+  if (!(buf instanceof Uint8Array))
+    throw new TypeError(`CpuCache.${fn}: ${what} must be a Uint8Array, got ${describe(buf)}`);
+  if (!(Number.isInteger(off) && off >= 0 && off <= buf.length))
+    throw new RangeError(
+      `CpuCache.${fn}: ${what}Offset must be an integer from 0 to ${what}.length (${buf.length}), got ${describe(off)}`,
+    );
+  if (!(Number.isInteger(len) && len >= 0 && off + len <= buf.length))
+    throw new RangeError(
+      `CpuCache.${fn}: len must be an integer from 0 to ${buf.length - off} (what ${what} holds past ${what}Offset), got ${describe(len)}`,
+    );
+}
+
+function checkFlag(fn: string, what: string, v: boolean): void {
+  if (typeof v !== "boolean")
+    throw new TypeError(`CpuCache.${fn}: ${what} must be true or false, got ${describe(v)}`);
+}
+
+function checkListener(fn: string, l: unknown): void {
+  if (typeof l !== "function")
+    throw new TypeError(`CpuCache.${fn}: the listener must be a function, got ${describe(l)}`);
+}
+
+const OPTION_NAMES = new Set([
+  "lineSize",
+  "capacityLines",
+  "ways",
+  "replacement",
+  "speculativeFill",
+  "random",
+]);
+
+function checkOptions(memory: BackingStore, options: CacheOptions): void {
+  if (
+    memory === null ||
+    typeof memory !== "object" ||
+    typeof memory.readInto !== "function" ||
+    typeof memory.write !== "function"
+  )
+    throw new TypeError(
+      `new CpuCache: memory must be a backing store with readInto() and write() (a PhysicalMemory), got ${describe(memory)}`,
+    );
+  if (options === null || typeof options !== "object" || Array.isArray(options))
+    throw new TypeError(`new CpuCache: options must be an object, got ${describe(options)}`);
+  for (const k of Object.keys(options))
+    if (!OPTION_NAMES.has(k))
+      throw new RangeError(
+        `new CpuCache: unknown option ${JSON.stringify(k)}; the options are ${[...OPTION_NAMES].join(", ")}`,
+      );
+  if (options.speculativeFill !== undefined)
+    checkFlag("constructor", "options.speculativeFill", options.speculativeFill);
+  if (options.random !== undefined && typeof options.random !== "function")
+    throw new TypeError(
+      `new CpuCache: options.random must be a function returning [0, 1), got ${describe(options.random)}`,
+    );
 }

@@ -9,6 +9,16 @@
 export { format as formatValue } from "./_diff.ts";
 export * from "./assert.ts";
 export {
+  BAD_VALUES,
+  type BadInputCase,
+  type BadInputReport,
+  type BadInputSuite,
+  defaultedParams,
+  isEngineError,
+  paramNames,
+  runBadInput,
+} from "./bad_input.ts";
+export {
   LeakError,
   ResourceCollector,
   type ResourceSource,
