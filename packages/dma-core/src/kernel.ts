@@ -45,6 +45,7 @@ import { KernelBug } from "./errors.ts";
 import { PagePool } from "./gen_pool.ts";
 import type { DmaIovaState, IommuDmaEntryPoints, IommuDmaFactory } from "./iommu_dma_api.ts";
 import type { KernelContext } from "./kernel_context.ts";
+import { type LiveKind, LiveTable } from "./live_table.ts";
 import { SystemLog } from "./log.ts";
 import type { DmaPlatform } from "./platform.ts";
 import { Scatterlist, SgTable } from "./scatterlist.ts";
@@ -163,6 +164,23 @@ interface Devres {
 const PAGE_COOKIE_BASE = 2 ** 51 + 2 ** 50; // not in any mapped kernel region
 const REMAP_BASE = 2 ** 50 + 2 ** 48 + 2 ** 47; // uncached aliases inside the vmalloc window's upper half
 
+/** kernel.devices: a Map that counts its changes, so a device check can be remembered until the map changes. */
+class DeviceMap extends Map<string, Device> {
+  version = 0;
+  override set(name: string, dev: Device): this {
+    this.version++;
+    return super.set(name, dev);
+  }
+  override delete(name: string): boolean {
+    this.version++;
+    return super.delete(name);
+  }
+  override clear(): void {
+    this.version++;
+    super.clear();
+  }
+}
+
 /** The DMA layer of one simulated kernel. */
 export class DmaKernel implements KernelContext {
   readonly name: string;
@@ -185,7 +203,7 @@ export class DmaKernel implements KernelContext {
   readonly maintenance: MaintenanceEvent[] = [];
   /** The default io_tlb_mem, or null when swiotlb is not set up. */
   readonly swiotlb: SwiotlbMem | null;
-  readonly devices = new Map<string, Device>();
+  readonly devices: Map<string, Device> = new DeviceMap();
   /** The iommu-dma entry points, when linked. */
   readonly iommu: IommuDmaEntryPoints | null;
   /** CONFIG_DMA_API_DEBUG's checker; null when not built or switched off with dma_debug=off. */
@@ -205,10 +223,17 @@ export class DmaKernel implements KernelContext {
   readonly #remaps = new Map<number, { pa: number; size: number; writeCombine: boolean }>();
   #nextRemap = REMAP_BASE;
   readonly #uncachedLinear = new Map<number, number>();
-  /** Live mappings per device, keyed by bus address (entries are pooled: no allocation per map). */
-  readonly #live = new Map<Device, Map<number, LiveMapping>>();
-  readonly #freeEntries: LiveMapping[] = [];
+  /** Live mappings by (device number, bus address); a map or unmap allocates nothing. */
+  readonly #live = new LiveTable();
+  /** The live table's device numbers, in the order of each device's first mapping. */
+  readonly #liveDevNumber = new Map<Device, number>();
+  readonly #liveDevs: Device[] = [];
+  #liveLastDev: Device | null = null;
+  #liveLastNumber = -1;
   readonly #observers: DmaApiObserver[] = [];
+  /** #needDev's memory: the last device it accepted and the devices map's version then. */
+  #okDev: Device | null = null;
+  #okDevVersion = -1;
 
   constructor(options: DmaKernelOptions) {
     if (!options || typeof options !== "object" || !options.platform) {
@@ -514,10 +539,15 @@ export class DmaKernel implements KernelContext {
   // Argument checks for simulator input: a clear error naming the argument,
   // before anything changes. (The kernel trusts its callers; a model must not.)
   #needDev(dev: Device, fn: string): void {
-    if (!(dev instanceof Device) || this.devices.get(dev.name) !== dev)
+    // The last device that passed, while the devices map is unchanged, passes again without the lookup.
+    const devices = this.devices as DeviceMap;
+    if (dev === this.#okDev && devices.version === this.#okDevVersion) return;
+    if (!(dev instanceof Device) || devices.get(dev.name) !== dev)
       throw new TypeError(
         `${fn}: dev must be a device added to this kernel with addDevice(), got ${describeArg(dev)}`,
       );
+    this.#okDev = dev;
+    this.#okDevVersion = devices.version;
   }
 
   #needSgl(sgl: Scatterlist[], fn: string): void {
@@ -2254,55 +2284,48 @@ export class DmaKernel implements KernelContext {
 
   // ---------------------------------------------------------------- bookkeeping for leak reports
 
+  /** The device's number in the live table; -1 for one that never mapped anything unless `assign`. */
+  #liveNumber(dev: Device, assign: boolean): number {
+    if (dev === this.#liveLastDev) return this.#liveLastNumber;
+    let n = this.#liveDevNumber.get(dev);
+    if (n === undefined) {
+      if (!assign) return -1;
+      n = this.#liveDevs.length;
+      this.#liveDevs.push(dev);
+      this.#liveDevNumber.set(dev, n);
+    }
+    this.#liveLastDev = dev;
+    this.#liveLastNumber = n;
+    return n;
+  }
+
   #recordMap(
     dev: Device,
-    kind: LiveMapping["kind"],
+    kind: LiveKind,
     addr: number,
     size: number,
     dir: number,
     phys: number,
   ): void {
-    let m = this.#live.get(dev);
-    if (m === undefined) {
-      m = new Map();
-      this.#live.set(dev, m);
-    }
-    const e = m.get(addr);
-    if (e !== undefined) e.count++;
-    else {
-      const n = this.#freeEntries.pop() ?? { kind, size, dir, phys, count: 1 };
-      n.kind = kind;
-      n.size = size;
-      n.dir = dir;
-      n.phys = phys;
-      n.count = 1;
-      m.set(addr, n);
-    }
+    this.#live.add(this.#liveNumber(dev, true), addr, kind, size, dir, phys);
     for (let i = 0; i < this.#observers.length; i++)
       this.#observers[i]!.onMap?.(dev, kind, { addr, size, dir, phys });
   }
 
   #recordUnmap(dev: Device, addr: number): void {
     for (let i = 0; i < this.#observers.length; i++) this.#observers[i]!.onUnmap?.(dev, addr);
-    const m = this.#live.get(dev);
-    const e = m?.get(addr);
-    if (e === undefined) return;
-    if (--e.count === 0) {
-      m!.delete(addr);
-      this.#freeEntries.push(e);
-    }
+    const n = this.#liveNumber(dev, false);
+    if (n >= 0) this.#live.remove(n, addr);
   }
 
   /** Live mappings and allocations, one line each (the test harness's sanitizer reads this). */
   liveResources(): string[] {
     const out: string[] = [];
-    for (const [dev, m] of this.#live) {
-      for (const [addr, e] of m) {
-        const times = e.count > 1 ? ` (x${e.count})` : "";
-        out.push(
-          `${e.kind} ${dev.name} dma=${hex(addr)} size=${e.size} dir=${directionName(e.dir)} phys=${hex(e.phys)}${times}`,
-        );
-      }
+    for (const e of this.#live.entries()) {
+      const times = e.count > 1 ? ` (x${e.count})` : "";
+      out.push(
+        `${e.kind} ${this.#liveDevs[e.dev]!.name} dma=${hex(e.addr)} size=${e.size} dir=${directionName(e.dir)} phys=${hex(e.phys)}${times}`,
+      );
     }
     if (this.swiotlb)
       for (const b of this.swiotlb.liveBounces())
@@ -2310,15 +2333,6 @@ export class DmaKernel implements KernelContext {
     if (this.iommu) out.push(...this.iommu.liveResources());
     return out;
   }
-}
-
-/** One live mapping or allocation as the leak report shows it. */
-interface LiveMapping {
-  kind: "phys" | "sg" | "coherent" | "noncoherent";
-  size: number;
-  dir: number;
-  phys: number;
-  count: number;
 }
 
 /** dma_common_alloc_pages / dma_common_free_pages (kernel/dma/ops_helpers.c), for the ops table. */

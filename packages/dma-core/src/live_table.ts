@@ -1,0 +1,170 @@
+// The kernel's live-mapping table for leak reports and the test sanitizer:
+// one entry per (device, bus address) with the mapping's kind, size,
+// direction, physical address and how many times that address is mapped
+// now. It is an open-addressing hash table over typed arrays, so a map and
+// an unmap allocate nothing (a Map keyed by bus addresses above 2^31 boxes
+// each key). Entries list in the order a Map of Maps would give: devices in
+// the order of their first mapping, then addresses in insertion order.
+
+export type LiveKind = "phys" | "sg" | "coherent" | "noncoherent";
+
+const KINDS: readonly LiveKind[] = ["phys", "sg", "coherent", "noncoherent"];
+const EMPTY = -1;
+const TWO32 = 4294967296;
+
+/** One live entry as liveResources() formats it. */
+export interface LiveEntry {
+  dev: number;
+  addr: number;
+  kind: LiveKind;
+  size: number;
+  dir: number;
+  phys: number;
+  count: number;
+}
+
+export class LiveTable {
+  #shift = 32 - 6;
+  #mask = 63;
+  #used = 0;
+  #seqNext = 0;
+  #dev = new Int32Array(64).fill(EMPTY);
+  #addr = new Float64Array(64);
+  #kind = new Uint8Array(64);
+  #size = new Float64Array(64);
+  #dir = new Float64Array(64);
+  #phys = new Float64Array(64);
+  #count = new Float64Array(64);
+  /** Insertion order: entries list by it. */
+  #seq = new Float64Array(64);
+
+  get size(): number {
+    return this.#used;
+  }
+
+  #home(dev: number, addr: number): number {
+    const lo = addr >>> 0;
+    const hi = (addr / TWO32) >>> 0;
+    const h = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b) ^ Math.imul(dev, 0xc2b2ae35), 0x9e3779b1);
+    return h >>> this.#shift;
+  }
+
+  #find(dev: number, addr: number): number {
+    const devs = this.#dev;
+    const addrs = this.#addr;
+    let i = this.#home(dev, addr);
+    for (;;) {
+      const d = devs[i]!;
+      if (d === EMPTY) return -1;
+      if (d === dev && addrs[i] === addr) return i;
+      i = (i + 1) & this.#mask;
+    }
+  }
+
+  /** A map of `addr`: a new entry, or one more count on the live one (whose other fields stay). */
+  add(dev: number, addr: number, kind: LiveKind, size: number, dir: number, phys: number): void {
+    const at = this.#find(dev, addr);
+    if (at >= 0) {
+      this.#count[at]!++;
+      return;
+    }
+    if ((this.#used + 1) * 2 > this.#mask + 1) this.#grow();
+    let i = this.#home(dev, addr);
+    while (this.#dev[i] !== EMPTY) i = (i + 1) & this.#mask;
+    this.#dev[i] = dev;
+    this.#addr[i] = addr;
+    this.#kind[i] = KINDS.indexOf(kind);
+    this.#size[i] = size;
+    this.#dir[i] = dir;
+    this.#phys[i] = phys;
+    this.#count[i] = 1;
+    this.#seq[i] = this.#seqNext++;
+    this.#used++;
+  }
+
+  /** An unmap of `addr`: one count less, the entry gone at zero; an unknown address is ignored. */
+  remove(dev: number, addr: number): void {
+    const at = this.#find(dev, addr);
+    if (at < 0) return;
+    if (--this.#count[at]! > 0) return;
+    this.#used--;
+    // Backward-shift deletion: later members of the probe run move into the hole.
+    const mask = this.#mask;
+    let hole = at;
+    let j = at;
+    for (;;) {
+      j = (j + 1) & mask;
+      const d = this.#dev[j]!;
+      if (d === EMPTY) break;
+      const home = this.#home(d, this.#addr[j]!);
+      // Move j into the hole unless its home lies cyclically in (hole, j].
+      if (hole <= j ? home > hole && home <= j : home > hole || home <= j) continue;
+      this.#moveSlot(j, hole);
+      hole = j;
+    }
+    this.#dev[hole] = EMPTY;
+  }
+
+  #moveSlot(from: number, to: number): void {
+    this.#dev[to] = this.#dev[from]!;
+    this.#addr[to] = this.#addr[from]!;
+    this.#kind[to] = this.#kind[from]!;
+    this.#size[to] = this.#size[from]!;
+    this.#dir[to] = this.#dir[from]!;
+    this.#phys[to] = this.#phys[from]!;
+    this.#count[to] = this.#count[from]!;
+    this.#seq[to] = this.#seq[from]!;
+  }
+
+  #grow(): void {
+    const oldDev = this.#dev;
+    const oldAddr = this.#addr;
+    const oldKind = this.#kind;
+    const oldSize = this.#size;
+    const oldDir = this.#dir;
+    const oldPhys = this.#phys;
+    const oldCount = this.#count;
+    const oldSeq = this.#seq;
+    const cap = (this.#mask + 1) * 2;
+    this.#mask = cap - 1;
+    this.#shift--;
+    this.#dev = new Int32Array(cap).fill(EMPTY);
+    this.#addr = new Float64Array(cap);
+    this.#kind = new Uint8Array(cap);
+    this.#size = new Float64Array(cap);
+    this.#dir = new Float64Array(cap);
+    this.#phys = new Float64Array(cap);
+    this.#count = new Float64Array(cap);
+    this.#seq = new Float64Array(cap);
+    for (let k = 0; k < oldDev.length; k++) {
+      const d = oldDev[k]!;
+      if (d === EMPTY) continue;
+      let i = this.#home(d, oldAddr[k]!);
+      while (this.#dev[i] !== EMPTY) i = (i + 1) & this.#mask;
+      this.#dev[i] = d;
+      this.#addr[i] = oldAddr[k]!;
+      this.#kind[i] = oldKind[k]!;
+      this.#size[i] = oldSize[k]!;
+      this.#dir[i] = oldDir[k]!;
+      this.#phys[i] = oldPhys[k]!;
+      this.#count[i] = oldCount[k]!;
+      this.#seq[i] = oldSeq[k]!;
+    }
+  }
+
+  /** The live entries, by device number, then in the order they were made. */
+  entries(): LiveEntry[] {
+    const idx: number[] = [];
+    for (let i = 0; i <= this.#mask; i++) if (this.#dev[i] !== EMPTY) idx.push(i);
+    idx.sort((a, b) => this.#dev[a]! - this.#dev[b]! || this.#seq[a]! - this.#seq[b]!);
+    return idx.map((i) => ({
+      dev: this.#dev[i]!,
+      addr: this.#addr[i]!,
+      kind: KINDS[this.#kind[i]!]!,
+      size: this.#size[i]!,
+      dir: this.#dir[i]!,
+      phys: this.#phys[i]!,
+      count: this.#count[i]!,
+    }));
+  }
+}
