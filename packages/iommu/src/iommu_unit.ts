@@ -102,6 +102,7 @@ export class IommuUnit implements DomainOwner {
       throw new TypeError("IommuUnit: options.name is required");
     if (options.kind !== "vtd" && options.kind !== "smmuv3")
       throw new RangeError(`IommuUnit kind must be "vtd" or "smmuv3", got ${String(options.kind)}`);
+    checkUnitOptions(options);
     this.name = options.name;
     this.kind = options.kind;
     this.cachingMode = options.cachingMode ?? false;
@@ -288,4 +289,103 @@ export class IommuUnit implements DomainOwner {
 
 function hex(v: number): string {
   return `0x${v.toString(16)}`;
+}
+
+/** Renders a bad argument for an error message. */
+function describeArg(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === null || typeof v !== "object") return String(v);
+  return Array.isArray(v) ? "an array" : `a ${v.constructor?.name ?? "object"}`;
+}
+
+const RESERVED_TYPES = ["direct", "msi", "sw-msi", "reserved"];
+
+function isAddress(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 52;
+}
+
+/** The options the constructor would otherwise take on trust (checked once, when the unit is built). */
+function checkUnitOptions(o: IommuUnitOptions): void {
+  const at = `IommuUnit ${o.name}`;
+  const t = o.pageTable as {
+    format?: unknown;
+    addressWidth?: unknown;
+    superpages?: unknown;
+    granule?: unknown;
+    inputBits?: unknown;
+  } | null;
+  if (t === null || typeof t !== "object")
+    throw new TypeError(
+      `${at}: options.pageTable must be a page-table config object, got ${describeArg(t)}`,
+    );
+  if (t.format === "vtd") {
+    if (t.addressWidth !== 39 && t.addressWidth !== 48 && t.addressWidth !== 57)
+      throw new RangeError(
+        `${at}: pageTable.addressWidth must be 39, 48 or 57, got ${describeArg(t.addressWidth)}`,
+      );
+    if (t.superpages !== undefined && typeof t.superpages !== "boolean")
+      throw new TypeError(
+        `${at}: pageTable.superpages must be true or false, got ${describeArg(t.superpages)}`,
+      );
+  } else if (t.format === "arm-lpae") {
+    if (t.granule !== 4096 && t.granule !== 16384 && t.granule !== 65536)
+      throw new RangeError(
+        `${at}: pageTable.granule must be 4096, 16384 or 65536, got ${describeArg(t.granule)}`,
+      );
+    if (
+      t.inputBits !== undefined &&
+      !(
+        Number.isInteger(t.inputBits) &&
+        (t.inputBits as number) >= 32 &&
+        (t.inputBits as number) <= 52
+      )
+    )
+      throw new RangeError(
+        `${at}: pageTable.inputBits must be an integer from 32 to 52, got ${describeArg(t.inputBits)}`,
+      );
+  } else
+    throw new RangeError(
+      `${at}: pageTable.format must be "vtd" or "arm-lpae", got ${describeArg(t.format)}`,
+    );
+  if (o.iotlb !== undefined && (o.iotlb === null || typeof o.iotlb !== "object"))
+    throw new TypeError(
+      `${at}: options.iotlb must be an object (or left out), got ${describeArg(o.iotlb)}`,
+    );
+  for (const f of ["cachingMode", "deferredFlush"] as const)
+    if (o[f] !== undefined && typeof o[f] !== "boolean")
+      throw new TypeError(`${at}: options.${f} must be true or false, got ${describeArg(o[f])}`);
+  if (o.reservedRegions !== undefined) {
+    if (!Array.isArray(o.reservedRegions))
+      throw new TypeError(
+        `${at}: options.reservedRegions must be an array, got ${describeArg(o.reservedRegions)}`,
+      );
+    o.reservedRegions.forEach((r, i) => {
+      if (
+        !r ||
+        !isAddress(r.start) ||
+        !isAddress(r.size) ||
+        r.size === 0 ||
+        r.start + r.size > 2 ** 52
+      )
+        throw new RangeError(
+          `${at}: reservedRegions[${i}] must be { start, size, type } with integer start and size > 0 below 2^52, got ${describeArg(r)}`,
+        );
+      if (!RESERVED_TYPES.includes(r.type))
+        throw new RangeError(
+          `${at}: reservedRegions[${i}].type must be one of ${RESERVED_TYPES.join(", ")}, got ${describeArg(r.type)}`,
+        );
+    });
+  }
+  const a = o.aperture;
+  if (
+    a !== undefined &&
+    (a === null ||
+      typeof a !== "object" ||
+      !isAddress(a.start) ||
+      !isAddress(a.size) ||
+      a.size === 0)
+  )
+    throw new RangeError(
+      `${at}: options.aperture must be { start, size } with integer start and size > 0 below 2^52, got ${describeArg(a)}`,
+    );
 }

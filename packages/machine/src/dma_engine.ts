@@ -75,6 +75,20 @@ export class DmaEngine {
   readonly #modulus: number;
 
   constructor(options: DmaEngineOptions) {
+    if (options === null || typeof options !== "object")
+      throw new TypeError(`new DmaEngine: options must be an object, got ${String(options)}`);
+    if (
+      typeof options.memory?.isRam !== "function" ||
+      typeof options.cache?.deviceRead !== "function" ||
+      (options.iommu !== null && typeof options.iommu?.translate !== "function")
+    )
+      throw new TypeError(
+        "new DmaEngine: options.memory must be a PhysicalMemory, options.cache a CpuCache and options.iommu an IommuUnit or null",
+      );
+    if (typeof options.coherent !== "boolean")
+      throw new TypeError(
+        `new DmaEngine: options.coherent must be true or false, got ${String(options.coherent)}`,
+      );
     const bits = options.addressBits;
     if (!Number.isInteger(bits) || bits < 1 || bits > 64)
       throw new RangeError(`DmaEngine: addressBits must be an integer 1..64, got ${bits}`);
@@ -181,7 +195,7 @@ export class DmaEngine {
   }
 
   /** The device reads [bus, bus+len) into dst. False (nothing read) on a fault or bus error. */
-  read(bus: number, dst: Uint8Array, dstOffset = 0, len = dst.length - dstOffset): boolean {
+  read(bus: number, dst: Uint8Array, dstOffset = 0, len = (dst?.length ?? 0) - dstOffset): boolean {
     this.#checkArgs("DmaEngine.read", bus, dst, dstOffset, len);
     this.stats.transactions++;
     const start = this.#emit(bus);
@@ -200,7 +214,12 @@ export class DmaEngine {
   }
 
   /** The device writes src to [bus, bus+len). False (memory untouched) on a fault or bus error. */
-  write(bus: number, src: Uint8Array, srcOffset = 0, len = src.length - srcOffset): boolean {
+  write(
+    bus: number,
+    src: Uint8Array,
+    srcOffset = 0,
+    len = (src?.length ?? 0) - srcOffset,
+  ): boolean {
     this.#checkArgs("DmaEngine.write", bus, src, srcOffset, len);
     this.stats.transactions++;
     const start = this.#emit(bus);
@@ -230,8 +249,10 @@ export class DmaEngine {
 
   /** Convenience: the bytes the device reads, or null on a fault or bus error. */
   readBytes(bus: number, len: number): Uint8Array | null {
-    if (!Number.isInteger(len) || len < 0)
-      throw new RangeError(`readBytes: len must be a non-negative integer, got ${len}`);
+    if (!Number.isInteger(len) || len < 0 || len > 2 ** 30)
+      throw new RangeError(
+        `readBytes: len must be an integer from 0 to 2^30 (one buffer), got ${len}`,
+      );
     const out = new Uint8Array(len);
     return this.read(bus, out, 0, len) ? out : null;
   }

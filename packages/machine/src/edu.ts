@@ -81,6 +81,19 @@ export class EduDevice {
   readonly #irqListeners: Array<(status: number) => void> = [];
 
   constructor(barPhys: number, engine: DmaEngine, clock: Clock) {
+    if (
+      !Number.isInteger(barPhys) ||
+      barPhys < 0 ||
+      barPhys >= 2 ** 52 ||
+      barPhys % EDU_BAR_SIZE !== 0
+    )
+      throw new RangeError(
+        `new EduDevice: barPhys must be a 1 MiB-aligned physical address below 2^52, got ${String(barPhys)}`,
+      );
+    if (typeof engine?.read !== "function" || typeof engine.write !== "function")
+      throw new TypeError("new EduDevice: engine must be the device's DmaEngine");
+    if (typeof clock?.now !== "function" || typeof clock.setTimer !== "function")
+      throw new TypeError("new EduDevice: clock must be the machine's Clock");
     this.barPhys = barPhys;
     this.#engine = engine;
     this.#clock = clock;
@@ -103,6 +116,7 @@ export class EduDevice {
 
   /** Calls `fn(irqStatus)` whenever the device raises an interrupt. */
   onInterrupt(fn: (status: number) => void): () => void {
+    if (typeof fn !== "function") throw new TypeError("onInterrupt: listener must be a function");
     this.#irqListeners.push(fn);
     return () => {
       const i = this.#irqListeners.indexOf(fn);
@@ -117,6 +131,7 @@ export class EduDevice {
    */
   readReg(offset: number, size: 4 | 8 = offset >= 0x80 ? 8 : 4): number {
     checkOffset("readReg", offset);
+    checkSize("readReg", size);
     const ones = size === 4 ? 0xffffffff : TWO_64 - 1;
     if (offset < 0x80 ? size !== 4 : size !== 4 && size !== 8) return ones;
     let v: number;
@@ -157,6 +172,7 @@ export class EduDevice {
   /** An MMIO write of BAR0 at `offset` (value: an unsigned integer below 2^64). */
   writeReg(offset: number, value: number, size: 4 | 8 = offset >= 0x80 ? 8 : 4): void {
     checkOffset("writeReg", offset);
+    checkSize("writeReg", size);
     if (!Number.isInteger(value) || value < 0 || value >= TWO_64)
       throw new RangeError(`writeReg: value must be an integer in [0, 2^64), got ${value}`);
     if (offset < 0x80 ? size !== 4 : size !== 4 && size !== 8) return;
@@ -206,6 +222,10 @@ export class EduDevice {
 
   /** The register sequence dma_oracle.c's edu_dma() writes. */
   startDma(src: number, dst: number, count: number, toRam: boolean, irq = false): void {
+    if (typeof toRam !== "boolean" || typeof irq !== "boolean")
+      throw new TypeError(
+        `startDma: toRam and irq must be true or false, got ${String(toRam)}, ${String(irq)}`,
+      );
     this.writeReg(EDU_REG_DMA_SRC, src);
     this.writeReg(EDU_REG_DMA_DST, dst);
     this.writeReg(EDU_REG_DMA_COUNT, count);
@@ -277,4 +297,10 @@ export class EduDevice {
 function checkOffset(what: string, offset: number): void {
   if (!Number.isInteger(offset) || offset < 0 || offset >= EDU_BAR_SIZE)
     throw new RangeError(`${what}: offset must be an integer in [0, 0x100000), got ${offset}`);
+}
+
+/** MMIO accesses are 1, 2, 4 or 8 bytes wide (the edu device answers 4 and 8). */
+function checkSize(what: string, size: number): void {
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8)
+    throw new RangeError(`${what}: size must be 1, 2, 4 or 8 bytes, got ${String(size)}`);
 }

@@ -118,6 +118,13 @@ function hex(v: number): string {
   return `0x${v.toString(16)}`;
 }
 
+/** Renders a bad argument for an error message. */
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === null || typeof v !== "object") return String(v);
+  return Array.isArray(v) ? "an array" : `a ${v.constructor?.name ?? "object"}`;
+}
+
 /** Checks a description's shape and cross references; throws TypeError/RangeError naming the field. */
 export function validateMachineDescription(desc: MachineDescription): void {
   if (desc === null || typeof desc !== "object")
@@ -126,6 +133,24 @@ export function validateMachineDescription(desc: MachineDescription): void {
     throw new TypeError("MachineDescription.name must be a non-empty string");
   if (!Array.isArray(desc.ram) || desc.ram.length === 0)
     throw new TypeError("MachineDescription.ram must list at least one { start, size } range");
+  for (const f of ["pciWindows", "mmio", "iommus", "reserved"] as const)
+    if (desc[f] !== undefined && !Array.isArray(desc[f]))
+      throw new TypeError(
+        `MachineDescription.${f} must be an array (or left out), got ${describe(desc[f])}`,
+      );
+  for (const f of ["zones", "pciEcam", "cache"] as const)
+    if (desc[f] !== undefined && (desc[f] === null || typeof desc[f] !== "object"))
+      throw new TypeError(
+        `MachineDescription.${f} must be an object (or left out), got ${describe(desc[f])}`,
+      );
+  (desc.mmio ?? []).forEach((r, i) => {
+    if (!r || typeof r !== "object" || !isAddr(r.start) || !isAddr(r.size) || r.size === 0)
+      throw new RangeError(
+        `MachineDescription.mmio[${i}] must be { start, size, name } with integer start and size > 0 below 2^52, got ${describe(r)}`,
+      );
+    if (typeof r.name !== "string")
+      throw new TypeError(`MachineDescription.mmio[${i}].name must be a string`);
+  });
   desc.ram.forEach((r, i) => {
     if (!r || !isAddr(r.start) || !isAddr(r.size) || r.size === 0 || r.start + r.size > LIMIT)
       throw new RangeError(
@@ -184,6 +209,8 @@ export function validateMachineDescription(desc: MachineDescription): void {
     for (const f of ["pci", "untrusted"] as const)
       if (d[f] !== undefined && typeof d[f] !== "boolean")
         throw new TypeError(`${at}.${f} must be a boolean`);
+    if (d.bars !== undefined && !Array.isArray(d.bars))
+      throw new TypeError(`${at}.bars must be an array of { size, at? } (or left out)`);
     (d.bars ?? []).forEach((b, j) => {
       if (!b || !isAddr(b.size) || !isPow2(b.size) || b.size < 4096)
         throw new RangeError(
@@ -333,11 +360,19 @@ export class Machine {
 
   /** The IOMMU unit translating for device `name`, or null. */
   iommuFor(name: string): IommuUnit | null {
+    if (typeof name !== "string")
+      throw new TypeError(
+        `Machine.iommuFor: name must be a device name (a string), got ${describe(name)}`,
+      );
     return this.devices.get(name)?.iommu ?? null;
   }
 
   /** The device `name`; throws RangeError naming the known ones if there is none. */
   device(name: string): MachineDevice {
+    if (typeof name !== "string")
+      throw new TypeError(
+        `Machine.device: name must be a device name (a string), got ${describe(name)}`,
+      );
     const d = this.devices.get(name);
     if (d === undefined)
       throw new RangeError(

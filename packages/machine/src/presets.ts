@@ -31,6 +31,10 @@ export interface Q35Options {
 
 /** QEMU's q35 rule for the RAM below 4 GiB: 2 GiB once RAM reaches 0xb0000000, else all of it. */
 export function q35LowMemSize(ramBytes: number): number {
+  if (!Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes > 2 ** 52)
+    throw new RangeError(
+      `q35LowMemSize: ramBytes must be a positive integer up to 2^52, got ${String(ramBytes)}`,
+    );
   return ramBytes >= 0xb0000000 ? 0x80000000 : ramBytes;
 }
 
@@ -55,6 +59,7 @@ function ramBytesOf(ramGiB: number | undefined, dflt: number): number {
  * x86 Linux keeps the first 1 MiB of RAM out of the page allocator.
  */
 export function q35Description(options: Q35Options = {}): MachineDescription {
+  checkOptions("q35Description", options);
   const ram = ramBytesOf(options.ramGiB, 6);
   const low = q35LowMemSize(ram);
   const ranges = [{ start: 0, size: low }];
@@ -147,6 +152,7 @@ export interface Arm64VirtOptions {
  * address, is empty: the description has no DMA32 zone.
  */
 export function arm64VirtDescription(options: Arm64VirtOptions = {}): MachineDescription {
+  checkOptions("arm64VirtDescription", options);
   const ram = ramBytesOf(options.ramGiB, 4);
   const smmu = options.smmu ?? true;
   const granule = options.granule ?? 4096;
@@ -211,6 +217,12 @@ export function createMachine(
   preset: MachinePreset,
   options: Q35Options & Arm64VirtOptions = {},
 ): Machine {
+  checkOptions("createMachine", options);
+  for (const k of Object.keys(options))
+    if (!OPTION_NAMES.includes(k))
+      throw new RangeError(
+        `createMachine: unknown option ${JSON.stringify(k)}; the options are ${OPTION_NAMES.join(", ")}`,
+      );
   switch (preset) {
     case "q35-vtd":
       return new Machine(q35Description({ ...options, iommu: true }));
@@ -225,4 +237,29 @@ export function createMachine(
         `preset must be one of ${MACHINE_PRESETS.join(", ")}; got ${String(preset)}`,
       );
   }
+}
+
+/** The options of q35Description and arm64VirtDescription (createMachine takes either set). */
+const OPTION_NAMES: readonly string[] = [
+  "ramGiB",
+  "cpus",
+  "iommu",
+  "cachingMode",
+  "eduDmaBits",
+  "eduCoherent",
+  "iotlbEntries",
+  "cache",
+  "smmu",
+  "granule",
+  "coherent",
+  "kmallocMinAlign",
+];
+
+function checkOptions(what: string, options: unknown): void {
+  if (options === null || typeof options !== "object" || Array.isArray(options))
+    throw new TypeError(`${what}: options must be an object, got ${String(options)}`);
+  const o = options as Record<string, unknown>;
+  for (const k of ["iommu", "cachingMode", "eduCoherent", "smmu", "coherent"])
+    if (o[k] !== undefined && typeof o[k] !== "boolean")
+      throw new TypeError(`${what}: options.${k} must be true or false, got ${String(o[k])}`);
 }

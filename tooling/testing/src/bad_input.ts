@@ -83,6 +83,42 @@ export function isEngineError(e: unknown): boolean {
   );
 }
 
+/**
+ * Every way to break one field of a plain-data object (a machine description,
+ * an options bag): each leaf replaced in turn by each bad value, and each
+ * object and array by a wrong type. Returns [path, bad label, mutated copy].
+ */
+export function fieldMutations(value: object): Array<[string, string, unknown]> {
+  const out: Array<[string, string, unknown]> = [];
+  const walk = (v: unknown, path: Array<string | number>): void => {
+    if (path.length > 0) {
+      for (const [label, bad] of BAD_VALUES) {
+        if (typeof v === "string" && label === "a string") continue;
+        if (typeof v === "object" && v !== null && !Array.isArray(v) && label === "an object")
+          continue;
+        const copy = structuredClone(value) as Record<string | number, unknown>;
+        let o = copy;
+        for (const k of path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
+        o[path[path.length - 1]!] = bad;
+        out.push([
+          path.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join(""),
+          label,
+          copy,
+        ]);
+      }
+    }
+    if (typeof v === "object" && v !== null)
+      for (const [k, c] of Object.entries(v)) walk(c, [...path, Array.isArray(v) ? Number(k) : k]);
+  };
+  walk(value, []);
+  return out;
+}
+
+/** Is this bad value one that a field or parameter of another type should never take quietly? */
+export function isNonsense(label: string): boolean {
+  return NONSENSE.has(label);
+}
+
 /** One public function under test. */
 export interface BadInputCase<S> {
   /** "CpuCache.clean", "createMachine". */

@@ -14,7 +14,9 @@ export {
   type BadInputReport,
   type BadInputSuite,
   defaultedParams,
+  fieldMutations,
   isEngineError,
+  isNonsense,
   paramNames,
   runBadInput,
 } from "./bad_input.ts";
