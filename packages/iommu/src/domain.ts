@@ -5,6 +5,17 @@ import { IotlbGather } from "./iotlb_gather.ts";
 import { IoPageTable, type PageTableConfig } from "./page_table.ts";
 import { EINVAL, ENODEV } from "./prot.ts";
 
+/**
+ * x % a, exactly, for the address arithmetic of the hot paths: V8 compiles a
+ * `%` of doubles (addresses above 2^31) to a slow x87 loop of about 35 ns,
+ * while a divide, a truncation and a multiply cost a few. Anything the fast
+ * form cannot get exactly (negative, non-finite) takes `%` itself.
+ */
+export function modulo(x: number, a: number): number {
+  const r = x - Math.trunc(x / a) * a;
+  return r >= 0 && r < a ? r : x % a;
+}
+
 /** Domain type bits (include/linux/iommu.h). */
 export const DOMAIN_BIT_PAGING = 1 << 0;
 export const DOMAIN_BIT_DMA_API = 1 << 1;
@@ -68,7 +79,7 @@ function pgsizeStep(
   let k = -1;
   for (let i = sizes.length - 1; i >= 0; i--) {
     const p = sizes[i]!;
-    if (p <= size && iova % p === 0 && paddr % p === 0) {
+    if (p <= size && modulo(iova, p) === 0 && modulo(paddr, p) === 0) {
       k = i;
       break;
     }
@@ -82,9 +93,12 @@ function pgsizeStep(
   out.pgsize = pgsize;
   let span = size;
   const next = sizes[k + 1];
-  if (next !== undefined && iova % next === paddr % next) {
-    const offset = next - (iova % next);
-    if (offset + next <= size) span = offset;
+  if (next !== undefined) {
+    const iovaOff = modulo(iova, next);
+    if (iovaOff === modulo(paddr, next)) {
+      const offset = next - iovaOff;
+      if (offset + next <= size) span = offset;
+    }
   }
   out.count = Math.floor(span / pgsize);
 }
@@ -109,8 +123,10 @@ export class IommuDomain {
   readonly #owner: DomainOwner;
   readonly #step = { pgsize: 0, count: 0 };
   readonly #sizes: number[];
+  /** The smallest page size, and the next one (Infinity when there is none). */
+  readonly #min: number;
+  readonly #second: number;
   readonly #gather = new IotlbGather();
-  readonly #leaf = { pa: 0, prot: 0, pageSize: 0 };
 
   constructor(
     type: number,
@@ -124,6 +140,8 @@ export class IommuDomain {
       (type & DOMAIN_BIT_PAGING) !== 0 && tableConfig ? new IoPageTable(tableConfig) : null;
     this.pgsizeBitmap = this.pageTable?.pgsizeBitmap ?? 0;
     this.#sizes = sizesOf(this.pgsizeBitmap);
+    this.#min = this.pgsizeBitmap & -this.pgsizeBitmap;
+    this.#second = this.#sizes[1] ?? Number.POSITIVE_INFINITY;
     const end = this.pageTable ? 2 ** this.pageTable.inputBits - 1 : 2 ** 52 - 1;
     this.geometry = { apertureStart: 0, apertureEnd: end, forceAperture };
   }
@@ -146,9 +164,21 @@ export class IommuDomain {
   #mapPages(iova: number, paddr: number, size: number, prot: number): number {
     const pt = this.pageTable;
     if (pt === null) return -ENODEV;
-    const min = this.pgsizeBitmap & -this.pgsizeBitmap;
-    if (iova % min !== 0 || paddr % min !== 0 || size % min !== 0 || size === 0) return -EINVAL;
+    const min = this.#min;
+    if (
+      modulo(iova, min) !== 0 ||
+      modulo(paddr, min) !== 0 ||
+      modulo(size, min) !== 0 ||
+      size === 0
+    )
+      return -EINVAL;
     let done = 0;
+    if (size > 0 && size < this.#second) {
+      // No larger page fits: iommu_pgsize would answer the smallest page, all of it at once.
+      const rc = pt.mapPages(iova, paddr, min, size / min, prot);
+      if (rc !== 0) return rc;
+      done = size;
+    }
     while (done < size) {
       pgsizeStep(this.#sizes, iova + done, paddr + done, size - done, this.#step);
       const { pgsize, count } = this.#step;
@@ -181,7 +211,7 @@ export class IommuDomain {
   /** The pages of [iova, iova + size) leave the not-yet-synced window (synced, or no longer mapped). */
   #forgetUnsynced(iova: number, size: number): void {
     const min = this.pgsizeBitmap & -this.pgsizeBitmap || 4096;
-    for (let a = iova - (iova % min); a < iova + size; a += min) this.unsynced.delete(a);
+    for (let a = iova - modulo(iova, min); a < iova + size; a += min) this.unsynced.delete(a);
   }
 
   /** iommu_unmap_fast(): unmap and gather; returns the bytes unmapped. */
@@ -189,15 +219,13 @@ export class IommuDomain {
     const pt = this.pageTable;
     if (pt === null) return 0;
     const min = this.pgsizeBitmap & -this.pgsizeBitmap;
-    if (iova % min !== 0 || size % min !== 0) return 0;
+    if (modulo(iova, min) !== 0 || modulo(size, min) !== 0) return 0;
     let done = 0;
     while (done < size) {
       const a = iova + done;
-      // Unmap in the size the range was mapped with: look the leaf up first.
-      const leaf = this.#leaf;
-      if (!pt.lookup(a, leaf)) break;
-      if (a % leaf.pageSize !== 0 || leaf.pageSize > size - done) break; // never split a block
-      const n = pt.unmapPages(a, leaf.pageSize, 1);
+      // Unmap in the size the range was mapped with, never splitting a block:
+      // the leaf at `a` goes if it starts there and fits in what is left.
+      const n = pt.unmapLeaf(a, size - done);
       if (n === 0) break;
       if (gather.queued) gather.addRange(a, n);
       else gather.addPage(this, a, n);

@@ -7,6 +7,7 @@ import {
   DOMAIN_IDENTITY,
   type DomainOwner,
   IommuDomain,
+  modulo,
 } from "./domain.ts";
 import { Iotlb, type IotlbOptions } from "./iotlb.ts";
 import type { PageTableConfig, PteLookup } from "./page_table.ts";
@@ -91,6 +92,9 @@ export class IommuUnit implements DomainOwner {
   readonly #lookup: PteLookup = { pa: 0, prot: 0, pageSize: 0 };
   readonly #granule: number;
   #seq = 0;
+  /** The device the latest translate looked up and its domain (forgotten on attach and detach). */
+  #lastDevice: string | null = null;
+  #lastDomain: IommuDomain | undefined = undefined;
 
   /** The smallest page its tables map: 4 KiB on VT-d, the granule on Arm LPAE. */
   get granule(): number {
@@ -126,11 +130,13 @@ export class IommuUnit implements DomainOwner {
   }
 
   attachDevice(deviceId: string, domain: IommuDomain): void {
+    this.#lastDevice = null;
     this.#attached.set(deviceId, domain);
     if (!this.#groups.has(deviceId)) this.#groups.set(deviceId, deviceId);
   }
 
   detachDevice(deviceId: string): void {
+    this.#lastDevice = null;
     this.#attached.delete(deviceId);
   }
 
@@ -163,7 +169,7 @@ export class IommuUnit implements DomainOwner {
     reason: FaultReason,
     out: TranslateResult,
   ): boolean {
-    const page = iova - (iova % this.#granule);
+    const page = iova - modulo(iova, this.#granule);
     let code: number;
     let message: string;
     const access = isWrite ? "write" : "read";
@@ -210,7 +216,13 @@ export class IommuUnit implements DomainOwner {
       out.prot = IOMMU_READ | IOMMU_WRITE;
       return true;
     }
-    const d = this.#attached.get(deviceId);
+    let d: IommuDomain | undefined;
+    if (deviceId === this.#lastDevice) d = this.#lastDomain;
+    else {
+      d = this.#attached.get(deviceId);
+      this.#lastDevice = deviceId;
+      this.#lastDomain = d;
+    }
     if (d === undefined || d.type === DOMAIN_BLOCKED)
       return this.#fault(deviceId, iova, isWrite, "blocked", out);
     if (d.type === DOMAIN_IDENTITY) {
@@ -220,7 +232,7 @@ export class IommuUnit implements DomainOwner {
       return true;
     }
     const g = this.#granule;
-    const off = iova % g;
+    const off = modulo(iova, g);
     const pfn = (iova - off) / g;
     const key = Iotlb.key(d.id, pfn);
     const need = isWrite ? IOMMU_WRITE : IOMMU_READ;

@@ -48,6 +48,12 @@ export class Iotlb {
   readonly #random: () => number;
   readonly #spare: IotlbEntry[] = [];
   #tick = 0;
+  /**
+   * The entry the latest lookup found, and its key (-1: none): a repeated hit
+   * skips the Map. Forgotten whenever an entry leaves the Map or is replaced.
+   */
+  #lastKey = -1;
+  #lastEntry: IotlbEntry | null = null;
 
   constructor(options: IotlbOptions = {}) {
     this.capacity = options.capacity ?? 4096;
@@ -74,10 +80,16 @@ export class Iotlb {
   }
 
   lookup(key: number): IotlbEntry | undefined {
-    const e = this.#entries.get(key);
-    if (e === undefined) {
-      this.stats.misses++;
-      return undefined;
+    let e: IotlbEntry | undefined;
+    if (key === this.#lastKey) e = this.#lastEntry!;
+    else {
+      e = this.#entries.get(key);
+      if (e === undefined) {
+        this.stats.misses++;
+        return undefined;
+      }
+      this.#lastKey = key;
+      this.#lastEntry = e;
     }
     this.stats.hits++;
     // Approximate LRU: an entry is moved to the young end only once it has aged by half the
@@ -91,6 +103,7 @@ export class Iotlb {
   }
 
   insert(key: number, pa: number, prot: number): void {
+    this.#lastKey = -1;
     if (this.capacity > 0 && this.#entries.size >= this.capacity && !this.#entries.has(key)) {
       let victim: number;
       if (this.policy === "random") {
@@ -111,37 +124,54 @@ export class Iotlb {
     this.stats.fills++;
   }
 
-  #forRange(domainId: number, firstPfn: number, pages: number, fn: (key: number) => void): void {
-    if (pages <= this.#entries.size) {
+  /** The model's bookkeeping: the mapping behind these pages changed; hits are now stale. */
+  markStale(domainId: number, firstPfn: number, pages: number): void {
+    const entries = this.#entries;
+    if (entries.size === 0) return;
+    if (pages <= entries.size) {
+      const lo = Iotlb.key(domainId, firstPfn);
       for (let p = 0; p < pages; p++) {
-        const k = Iotlb.key(domainId, firstPfn + p);
-        if (this.#entries.has(k)) fn(k);
+        const e = entries.get(lo + p);
+        if (e !== undefined) e.stale = true;
       }
     } else {
       const lo = Iotlb.key(domainId, firstPfn);
       const hi = lo + pages;
-      for (const k of [...this.#entries.keys()]) if (k >= lo && k < hi) fn(k);
+      for (const [k, e] of entries) if (k >= lo && k < hi) e.stale = true;
     }
-  }
-
-  /** The model's bookkeeping: the mapping behind these pages changed; hits are now stale. */
-  markStale(domainId: number, firstPfn: number, pages: number): void {
-    this.#forRange(domainId, firstPfn, pages, (k) => {
-      this.#entries.get(k)!.stale = true;
-    });
   }
 
   invalidateRange(domainId: number, firstPfn: number, pages: number): void {
     this.stats.invalidations.range++;
-    this.#forRange(domainId, firstPfn, pages, (k) => {
-      this.#spare.push(this.#entries.get(k)!);
-      this.#entries.delete(k);
-      this.stats.entriesInvalidated++;
-    });
+    const entries = this.#entries;
+    if (entries.size === 0) return;
+    this.#lastKey = -1;
+    const lo = Iotlb.key(domainId, firstPfn);
+    if (pages <= entries.size) {
+      for (let p = 0; p < pages; p++) {
+        const e = entries.get(lo + p);
+        if (e !== undefined) {
+          this.#spare.push(e);
+          entries.delete(lo + p);
+          this.stats.entriesInvalidated++;
+        }
+      }
+    } else {
+      // Deleting the entry an iteration is on is safe for a Map: the walk goes on with the next.
+      const hi = lo + pages;
+      for (const [k, e] of entries) {
+        if (k >= lo && k < hi) {
+          this.#spare.push(e);
+          entries.delete(k);
+          this.stats.entriesInvalidated++;
+        }
+      }
+    }
   }
 
   invalidateDomain(domainId: number): void {
     this.stats.invalidations.domain++;
+    this.#lastKey = -1;
     const lo = Iotlb.key(domainId, 0);
     const hi = lo + PFN_SPAN;
     for (const k of [...this.#entries.keys()]) {
@@ -154,6 +184,7 @@ export class Iotlb {
 
   invalidateAll(): void {
     this.stats.invalidations.all++;
+    this.#lastKey = -1;
     this.stats.entriesInvalidated += this.#entries.size;
     this.#entries.clear();
   }

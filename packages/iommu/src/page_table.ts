@@ -18,16 +18,30 @@ export interface PteLookup {
   pageSize: number;
 }
 
-interface Table {
-  entries: Array<Table | Leaf | undefined>;
-  used: number;
-}
+/** Slot states of a table. */
+const EMPTY = 0;
+const LEAF = 1;
+const TABLE = 2;
 
-interface Leaf {
-  leaf: true;
-  pa: number;
-  prot: number;
-  size: number;
+/**
+ * One table: per slot a state, and for a leaf its physical address and
+ * protection (the leaf's size is the level's entry size), or the next-level
+ * table. Typed arrays: installing or clearing a PTE allocates nothing.
+ */
+class Table {
+  readonly kind: Uint8Array;
+  readonly pa: Float64Array;
+  readonly prot: Int32Array;
+  /** Next-level tables (empty at the last level, which holds leaves only). */
+  readonly next: Array<Table | null>;
+  used = 0;
+
+  constructor(slots: number, last: boolean) {
+    this.kind = new Uint8Array(slots);
+    this.pa = new Float64Array(slots);
+    this.prot = new Int32Array(slots);
+    this.next = last ? [] : new Array<Table | null>(slots).fill(null);
+  }
 }
 
 export interface PageTableStats {
@@ -47,9 +61,25 @@ export class IoPageTable {
   readonly stats: PageTableStats = { tablePages: 1, pteWrites: 0, pteClears: 0 };
   /** Entry size covered at each depth (0 = the top). */
   readonly #levelSize: number[];
+  /** 1 / the entry size at each depth (exact: powers of two), so an index is a multiply and a mask. */
+  readonly #levelInv: number[];
   readonly #root: Table;
-  readonly #spareLeaves: Leaf[] = [];
   #slots = 512;
+  #mask = 511;
+  /** 2^inputBits */
+  #limit = 0;
+  /** Depth of the last level (the tables of smallest leaves). */
+  #last = 0;
+  /** Bytes one last-level table covers, and its reciprocal. */
+  #regionSize = 0;
+  #regionInv = 0;
+  /**
+   * The last-level table the latest walk went through and the first IOVA it
+   * covers. Tables are never freed and a slot that holds a table never
+   * becomes a leaf, so a cached table stays right for its region forever.
+   */
+  #lastTable: Table | null = null;
+  #lastBase = Number.NEGATIVE_INFINITY;
   readonly #probe: PteLookup = { pa: 0, prot: 0, pageSize: 0 };
 
   constructor(config: PageTableConfig) {
@@ -95,54 +125,77 @@ export class IoPageTable {
       );
     }
     this.#levelSize = [];
+    this.#levelInv = [];
     for (let d = 0; d < this.levels; d++) {
-      this.#levelSize.push(this.granule * 2 ** (this.bitsPerLevel * (this.levels - 1 - d)));
+      const size = this.granule * 2 ** (this.bitsPerLevel * (this.levels - 1 - d));
+      this.#levelSize.push(size);
+      this.#levelInv.push(1 / size);
     }
     this.#slots = 2 ** this.bitsPerLevel;
-    this.#root = this.#newTable();
-  }
-
-  /** A table of 2^bitsPerLevel slots, allocated packed so lookups stay on V8's fast path. */
-  #newTable(): Table {
-    return { entries: new Array(2 ** this.bitsPerLevel).fill(undefined), used: 0 };
+    this.#mask = this.#slots - 1;
+    this.#limit = 2 ** this.inputBits;
+    this.#last = this.levels - 1;
+    this.#regionSize = this.granule * this.#slots;
+    this.#regionInv = 1 / this.#regionSize;
+    this.#root = new Table(this.#slots, this.levels === 1);
   }
 
   #depthForSize(size: number): number {
-    const d = this.#levelSize.indexOf(size);
-    return d;
+    return this.#levelSize.indexOf(size);
   }
 
-  #index(iova: number, depth: number): number {
-    return Math.floor(iova / this.#levelSize[depth]!) % this.#slots;
+  /**
+   * The table at `depth` on the way to `va`: made on the way with `create`;
+   * null when a leaf (a block) sits above it, or, without `create`, when a
+   * table is missing.
+   */
+  #tableAt(va: number, depth: number, create: boolean): Table | null {
+    const last = this.#last;
+    if (depth === last) {
+      const off = va - this.#lastBase;
+      if (off >= 0 && off < this.#regionSize) return this.#lastTable;
+    }
+    const mask = this.#mask;
+    const inv = this.#levelInv;
+    let t = this.#root;
+    for (let d = 0; d < depth; d++) {
+      const idx = (va * inv[d]!) & mask;
+      const k = t.kind[idx]!;
+      if (k === TABLE) {
+        t = t.next[idx]!;
+      } else if (k === EMPTY && create) {
+        const next = new Table(this.#slots, d + 1 === last);
+        t.kind[idx] = TABLE;
+        t.next[idx] = next;
+        t.used++;
+        this.stats.tablePages++;
+        this.stats.pteWrites++;
+        t = next;
+      } else return null;
+    }
+    if (depth === last) {
+      this.#lastTable = t;
+      this.#lastBase = Math.floor(va * this.#regionInv) * this.#regionSize;
+    }
+    return t;
   }
 
   /** Installs `count` leaves of `pgsize` from iova/pa. Returns 0 or a negative errno. */
   mapPages(iova: number, pa: number, pgsize: number, count: number, prot: number): number {
     const depth = this.#depthForSize(pgsize);
     if (depth < 0 || (this.pgsizeBitmap & pgsize) === 0) return -EINVAL;
-    if (iova + pgsize * count > 2 ** this.inputBits) return -EINVAL;
+    if (!(iova >= 0) || iova + pgsize * count > this.#limit) return -EINVAL;
+    const inv = this.#levelInv[depth]!;
+    const mask = this.#mask;
     for (let i = 0; i < count; i++) {
       const va = iova + i * pgsize;
-      let t = this.#root;
-      for (let d = 0; d < depth; d++) {
-        const idx = this.#index(va, d);
-        let next = t.entries[idx];
-        if (next === undefined) {
-          next = this.#newTable();
-          t.entries[idx] = next;
-          t.used++;
-          this.stats.tablePages++;
-          this.stats.pteWrites++;
-        } else if ((next as Leaf).leaf === true) return -EEXIST;
-        t = next as Table;
-      }
-      const idx = this.#index(va, depth);
-      if (t.entries[idx] !== undefined) return -EEXIST;
-      const leaf = this.#spareLeaves.pop() ?? { leaf: true as const, pa: 0, prot: 0, size: 0 };
-      leaf.pa = pa + i * pgsize;
-      leaf.prot = prot;
-      leaf.size = pgsize;
-      t.entries[idx] = leaf;
+      const t = this.#tableAt(va, depth, true);
+      if (t === null) return -EEXIST;
+      const idx = (va * inv) & mask;
+      if (t.kind[idx] !== EMPTY) return -EEXIST;
+      t.kind[idx] = LEAF;
+      t.pa[idx] = pa + i * pgsize;
+      t.prot[idx] = prot;
       t.used++;
       this.stats.pteWrites++;
     }
@@ -155,25 +208,18 @@ export class IoPageTable {
    */
   unmapPages(iova: number, pgsize: number, count: number): number {
     const depth = this.#depthForSize(pgsize);
-    if (depth < 0) return 0;
+    if (depth < 0 || !(iova >= 0)) return 0;
+    const inv = this.#levelInv[depth]!;
+    const mask = this.#mask;
     let unmapped = 0;
     for (let i = 0; i < count; i++) {
       const va = iova + i * pgsize;
-      let t: Table = this.#root;
-      let hit: Leaf | undefined;
-      let d = 0;
-      for (; d <= depth; d++) {
-        const e = t.entries[this.#index(va, d)];
-        if (e === undefined) return unmapped;
-        if ((e as Leaf).leaf === true) {
-          hit = e as Leaf;
-          break;
-        }
-        t = e as Table;
-      }
-      if (hit === undefined || hit.size !== pgsize) return unmapped;
-      t.entries[this.#index(va, d)] = undefined;
-      this.#spareLeaves.push(hit);
+      // A block above `depth` makes #tableAt return null: it is not split.
+      const t = this.#tableAt(va, depth, false);
+      if (t === null) return unmapped;
+      const idx = (va * inv) & mask;
+      if (t.kind[idx] !== LEAF) return unmapped;
+      t.kind[idx] = EMPTY;
       t.used--;
       this.stats.pteClears++;
       // Intermediate tables stay: io-pgtable frees them only when a whole table's range goes.
@@ -182,20 +228,81 @@ export class IoPageTable {
     return unmapped;
   }
 
+  /**
+   * Clears the leaf that maps `iova` if it starts there and is at most
+   * `maxSize` bytes (what lookup then unmapPages of the leaf's size does).
+   * Returns the leaf's size, or 0 when nothing was unmapped.
+   */
+  unmapLeaf(iova: number, maxSize: number): number {
+    if (!(iova >= 0)) return 0;
+    const mask = this.#mask;
+    const last = this.#last;
+    let t: Table = this.#root;
+    let d = 0;
+    let idx = 0;
+    const off = iova - this.#lastBase;
+    if (off >= 0 && off < this.#regionSize) {
+      t = this.#lastTable!;
+      d = last;
+      idx = (iova * this.#levelInv[last]!) & mask;
+      if (t.kind[idx] !== LEAF) return 0;
+    } else {
+      for (; ; d++) {
+        if (d > last) return 0;
+        idx = (iova * this.#levelInv[d]!) & mask;
+        const k = t.kind[idx]!;
+        if (k === LEAF) break;
+        if (k === EMPTY) return 0;
+        t = t.next[idx]!;
+        if (d + 1 === last) {
+          this.#lastTable = t;
+          this.#lastBase = Math.floor(iova * this.#regionInv) * this.#regionSize;
+        }
+      }
+    }
+    const size = this.#levelSize[d]!;
+    if (iova - Math.floor(iova * this.#levelInv[d]!) * size !== 0 || size > maxSize) return 0;
+    t.kind[idx] = EMPTY;
+    t.used--;
+    this.stats.pteClears++;
+    return size;
+  }
+
   /** Walks to the leaf covering `iova`; fills `out` and returns true, or false when not mapped. */
   lookup(iova: number, out: PteLookup): boolean {
+    if (!(iova >= 0)) return false;
+    const mask = this.#mask;
+    const last = this.#last;
+    const off = iova - this.#lastBase;
+    if (off >= 0 && off < this.#regionSize) {
+      const t = this.#lastTable!;
+      const inv = this.#levelInv[last]!;
+      const idx = (iova * inv) & mask;
+      if (t.kind[idx] !== LEAF) return false;
+      const size = this.#levelSize[last]!;
+      out.pa = t.pa[idx]! + (iova - Math.floor(iova * inv) * size);
+      out.prot = t.prot[idx]!;
+      out.pageSize = size;
+      return true;
+    }
     let t: Table = this.#root;
-    for (let d = 0; d < this.levels; d++) {
-      const e = t.entries[this.#index(iova, d)];
-      if (e === undefined) return false;
-      if ((e as Leaf).leaf === true) {
-        const l = e as Leaf;
-        out.pa = l.pa + (iova % l.size);
-        out.prot = l.prot;
-        out.pageSize = l.size;
+    for (let d = 0; d <= last; d++) {
+      const inv = this.#levelInv[d]!;
+      const idx = (iova * inv) & mask;
+      const k = t.kind[idx]!;
+      if (k === LEAF) {
+        const size = this.#levelSize[d]!;
+        out.pa = t.pa[idx]! + (iova - Math.floor(iova * inv) * size);
+        out.prot = t.prot[idx]!;
+        out.pageSize = size;
         return true;
       }
-      t = e as Table;
+      if (k === EMPTY) return false;
+      t = t.next[idx]!;
+      if (d + 1 === last) {
+        this.#lastTable = t;
+        this.#lastBase = Math.floor(iova * this.#regionInv) * this.#regionSize;
+      }
     }
     return false;
   }
