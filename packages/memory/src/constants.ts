@@ -26,7 +26,7 @@ export function isPowerOfTwo(x: number): boolean {
 
 /** fls(): the 1-based index of the highest set bit (0 for 0). */
 export function fls(x: number): number {
-  return x <= 0 ? 0 : x.toString(2).length;
+  return !(x > 0) ? 0 : x.toString(2).length;
 }
 
 /** ilog2() for positive integers. */

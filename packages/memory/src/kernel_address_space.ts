@@ -8,6 +8,7 @@ import type { PhysicalMemory } from "./physical_memory.ts";
 
 /** va = LINEAR_MAP_BASE + pa for every RAM address. */
 export const LINEAR_MAP_BASE = 2 ** 50;
+const MIN_ALIGNS = [8, 16, 32, 64, 128, 256];
 export const VMALLOC_BASE = 2 ** 50 + 2 ** 48;
 export const VMALLOC_SIZE = 2 ** 46;
 export const STACK_BASE = 2 ** 50 + 2 ** 49;
@@ -22,6 +23,10 @@ const KMALLOC_CLASSES = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096
 export function kmallocSizeClass(size: number, minAlign = 8): number {
   if (!Number.isInteger(size) || size < 1)
     throw new RangeError(`kmallocSizeClass: size must be a positive integer, got ${size}`);
+  if (!MIN_ALIGNS.includes(minAlign))
+    throw new RangeError(
+      `kmallocSizeClass: minAlign must be one of ${MIN_ALIGNS.join(", ")}; got ${String(minAlign)}`,
+    );
   for (const c of KMALLOC_CLASSES) {
     if (c < minAlign) continue;
     if ((c === 96 && minAlign > 32) || (c === 192 && minAlign > 64)) continue;
@@ -61,6 +66,18 @@ export class KernelAddressSpace {
     pages: PageAllocator,
     options: KernelAddressSpaceOptions = {},
   ) {
+    if (typeof memory?.isRam !== "function")
+      throw new TypeError(
+        `new KernelAddressSpace: memory must be a PhysicalMemory, got ${String(memory)}`,
+      );
+    if (typeof pages?.allocPages !== "function")
+      throw new TypeError(
+        `new KernelAddressSpace: pages must be a PageAllocator, got ${String(pages)}`,
+      );
+    if (options === null || typeof options !== "object")
+      throw new TypeError(
+        `new KernelAddressSpace: options must be an object, got ${String(options)}`,
+      );
     this.#mem = memory;
     this.#pages = pages;
     this.kmallocMinAlign = options.kmallocMinAlign ?? 8;
@@ -75,6 +92,22 @@ export class KernelAddressSpace {
   /** Places the kernel image (once): its pages leave the allocator, its text and rodata get the image mapping. */
   placeKernelImage(img: { phys: number; textSize: number; rodataSize: number }): void {
     if (this.#image) throw new RangeError("placeKernelImage: the kernel image is placed already");
+    if (
+      img === null ||
+      typeof img !== "object" ||
+      !Number.isInteger(img.phys) ||
+      img.phys < 0 ||
+      img.phys % PAGE_SIZE !== 0 ||
+      !Number.isInteger(img.textSize) ||
+      !Number.isInteger(img.rodataSize) ||
+      img.textSize < 0 ||
+      img.rodataSize < 0 ||
+      img.textSize + img.rodataSize === 0 ||
+      img.phys + img.textSize + img.rodataSize > 2 ** 52
+    )
+      throw new RangeError(
+        "placeKernelImage: img must be { phys, textSize, rodataSize } with a page-aligned phys and non-negative integer sizes, not both 0",
+      );
     const size = alignUp(img.textSize + img.rodataSize, PAGE_SIZE);
     for (let pa = img.phys; pa < img.phys + size; pa += PAGE_SIZE) {
       if (!this.#pages.allocPagesAt(pa, 0))
@@ -100,7 +133,8 @@ export class KernelAddressSpace {
 
   /** __va() */
   physToVirt(pa: number): number {
-    if (!this.#mem.isRam(pa)) throw new RangeError(`physToVirt: ${hex(pa)} is not RAM`);
+    if (!Number.isInteger(pa) || !this.#mem.isRam(pa))
+      throw new RangeError(`physToVirt: ${hex(pa)} is not RAM`);
     return LINEAR_MAP_BASE + pa;
   }
 
@@ -164,6 +198,10 @@ export class KernelAddressSpace {
   kmalloc(size: number, highestZone: number = Zone.NORMAL): number | null {
     if (!Number.isInteger(size) || size < 1)
       throw new RangeError(`kmalloc: size must be a positive integer, got ${size}`);
+    if (highestZone !== Zone.DMA && highestZone !== Zone.DMA32 && highestZone !== Zone.NORMAL)
+      throw new RangeError(
+        `kmalloc: highestZone must be Zone.DMA (0), Zone.DMA32 (1) or Zone.NORMAL (2), got ${String(highestZone)}`,
+      );
     const cls = kmallocSizeClass(size, this.kmallocMinAlign);
     if (cls > 8192) {
       const order = getOrder(size);
@@ -262,7 +300,7 @@ export class KernelAddressSpace {
     if (!Array.isArray(pagesPhys) || pagesPhys.length === 0)
       throw new RangeError("vmap: pagesPhys must be a non-empty array");
     for (const p of pagesPhys)
-      if (!this.#mem.isRam(p, PAGE_SIZE) || p % PAGE_SIZE !== 0)
+      if (!Number.isInteger(p) || !this.#mem.isRam(p, PAGE_SIZE) || p % PAGE_SIZE !== 0)
         throw new RangeError(`vmap: ${hex(p)} is not a RAM page`);
     return this.#newArea([...pagesPhys], "vmap");
   }
@@ -275,11 +313,18 @@ export class KernelAddressSpace {
 
   /** A vmapped kernel stack (CONFIG_VMAP_STACK). */
   allocStack(size = 16384): number {
+    if (!Number.isInteger(size) || size < 1 || size > 2 ** 30)
+      throw new RangeError(
+        `allocStack: size must be an integer from 1 to 2^30, got ${String(size)}`,
+      );
     const n = Math.ceil(size / PAGE_SIZE);
     const pages: number[] = [];
     for (let i = 0; i < n; i++) {
       const pa = this.#pages.allocPages(0);
-      if (pa === null) throw new RangeError("allocStack: out of memory");
+      if (pa === null) {
+        for (const p of pages) this.#pages.freePages(p, 0);
+        throw new RangeError("allocStack: out of memory");
+      }
       pages.push(pa);
     }
     return this.#newArea(pages, "stack");
@@ -315,5 +360,5 @@ export class KernelAddressSpace {
 }
 
 function hex(v: number): string {
-  return `0x${v.toString(16)}`;
+  return typeof v === "number" ? `0x${v.toString(16)}` : String(v);
 }

@@ -76,6 +76,7 @@ export class PageAllocator {
   readonly #initial: string;
 
   constructor(memory: PhysicalMemory, options: PageAllocatorOptions = {}) {
+    checkOptions(memory, options);
     this.#memory = memory;
     this.maxOrder = options.maxOrder ?? MAX_ORDER;
     if (!Number.isInteger(this.maxOrder) || this.maxOrder < 0 || this.maxOrder > 18) {
@@ -159,6 +160,7 @@ export class PageAllocator {
    * Returns the physical address or null.
    */
   allocPages(order: number, highestZone: number = Zone.NORMAL): number | null {
+    checkZone("allocPages", highestZone);
     if (!Number.isInteger(order) || order < 0 || order > this.maxOrder) {
       throw new RangeError(
         `allocPages: order must be an integer from 0 to ${this.maxOrder}, got ${order}`,
@@ -289,5 +291,44 @@ export class PageAllocator {
 }
 
 function hex(v: number): string {
-  return `0x${v.toString(16)}`;
+  return typeof v === "number" ? `0x${v.toString(16)}` : String(v);
+}
+
+/** highestZone is one of Zone.DMA (0), Zone.DMA32 (1), Zone.NORMAL (2). */
+function checkZone(what: string, zone: number): void {
+  if (zone !== 0 && zone !== 1 && zone !== 2)
+    throw new RangeError(
+      `${what}: highestZone must be Zone.DMA (0), Zone.DMA32 (1) or Zone.NORMAL (2), got ${String(zone)}`,
+    );
+}
+
+function isAddr(v: unknown): boolean {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 2 ** 52;
+}
+
+function checkOptions(memory: PhysicalMemory, options: PageAllocatorOptions): void {
+  if (typeof memory?.isRam !== "function" || !Array.isArray(memory.ramRanges))
+    throw new TypeError(
+      `new PageAllocator: memory must be a PhysicalMemory, got ${String(memory)}`,
+    );
+  if (options === null || typeof options !== "object")
+    throw new TypeError(`new PageAllocator: options must be an object, got ${String(options)}`);
+  for (const k of ["zoneDmaLimit", "zoneDma32Limit"] as const)
+    if (options[k] !== undefined && !isAddr(options[k]))
+      throw new RangeError(
+        `new PageAllocator: options.${k} must be an integer address up to 2^52 (0 = no such zone), got ${String(options[k])}`,
+      );
+  const res = options.reserved;
+  if (res !== undefined) {
+    if (!Array.isArray(res))
+      throw new TypeError(
+        "new PageAllocator: options.reserved must be an array of { start, size }",
+      );
+    res.forEach((r, i) => {
+      if (!r || !isAddr(r.start) || !isAddr(r.size) || r.start + r.size > 2 ** 52)
+        throw new RangeError(
+          `new PageAllocator: options.reserved[${i}] must be { start, size } integers ending below 2^52`,
+        );
+    });
+  }
 }

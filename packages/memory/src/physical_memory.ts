@@ -44,8 +44,12 @@ export class PhysicalMemory {
     if (!layout || !Array.isArray(layout.ram) || layout.ram.length === 0) {
       throw new TypeError("PhysicalMemory: layout.ram must list at least one RAM range");
     }
+    if (layout.mmio !== undefined && !Array.isArray(layout.mmio))
+      throw new TypeError(
+        "PhysicalMemory: layout.mmio must be an array of MMIO windows (or left out)",
+      );
     layout.ram.forEach((r, i) => {
-      checkRange(`layout.ram[${i}]`, r.start, r.size);
+      checkRange(`layout.ram[${i}]`, r?.start, r?.size);
       this.#insert({
         start: r.start,
         size: r.size,
@@ -55,7 +59,7 @@ export class PhysicalMemory {
       });
     });
     layout.mmio?.forEach((r, i) => {
-      this.addMmio(r.start, r.size, r.name, r.owner, `layout.mmio[${i}]`);
+      this.addMmio(r?.start, r?.size, r?.name, r?.owner, `layout.mmio[${i}]`);
     });
   }
 
@@ -80,6 +84,10 @@ export class PhysicalMemory {
     what = "addMmio",
   ): MemoryRange {
     checkRange(what, start, size);
+    if (typeof name !== "string" || (owner !== undefined && typeof owner !== "string"))
+      throw new TypeError(
+        `${what}: name (and owner, when given) must be strings, got ${String(name)}`,
+      );
     const r: MemoryRange = { start, size, end: start + size, kind: "mmio", name, owner };
     this.#insert(r);
     return r;
@@ -146,6 +154,10 @@ export class PhysicalMemory {
   }
 
   read(pa: number, len: number): Uint8Array {
+    if (!Number.isInteger(len) || len < 0 || len > 2 ** 30)
+      throw new RangeError(
+        `read: len must be an integer from 0 to 2^30 (one buffer), got ${String(len)}`,
+      );
     const out = new Uint8Array(len);
     this.readInto(pa, out, 0, len);
     return out;
@@ -170,6 +182,7 @@ export class PhysicalMemory {
   }
 
   fill(pa: number, len: number, byte: number): void {
+    checkByte("fill", byte);
     this.#check(pa, len);
     let done = 0;
     while (done < len) {
@@ -203,6 +216,7 @@ export class PhysicalMemory {
   }
 
   writeU8(pa: number, v: number): void {
+    checkByte("writeU8", v);
     this.write(pa, Uint8Array.of(v & 0xff));
   }
 
@@ -213,5 +227,10 @@ export class PhysicalMemory {
 }
 
 function hex(v: number): string {
-  return `0x${v.toString(16)}`;
+  return typeof v === "number" ? `0x${v.toString(16)}` : String(v);
+}
+
+function checkByte(what: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > 255)
+    throw new RangeError(`${what}: the byte must be an integer from 0 to 255, got ${String(v)}`);
 }

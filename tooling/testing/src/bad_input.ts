@@ -77,7 +77,7 @@ export function defaultedParams(fn: AnyFn): Set<string> {
 export function isEngineError(e: unknown): boolean {
   if (!(e instanceof Error)) return true;
   return (
-    /Cannot read propert|Cannot set propert|is not a function|is not iterable|is not a constructor|Cannot convert|undefined is not|null is not|Maximum call stack|Invalid array length|Invalid typed array length|Array buffer allocation failed|Cannot mix BigInt|offset is out of bounds|Start offset|toString\(\) radix/.test(
+    /Cannot read propert|Cannot set propert|is not a function|is not iterable|is not a constructor|Cannot convert|^undefined is not|^null is not|Maximum call stack|Invalid array length|Invalid typed array length|Array buffer allocation failed|Cannot mix BigInt|offset is out of bounds|Start offset|toString\(\) radix/.test(
       e.message,
     ) || e.name === "InternalError"
   );
