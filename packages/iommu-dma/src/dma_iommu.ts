@@ -52,6 +52,7 @@ import {
 } from "@dmasim/iommu";
 import { FlushQueue } from "./flush_queue.ts";
 import { IovaDomain } from "./iova.ts";
+import { LiveIovas } from "./live_iovas.ts";
 
 /** The IOMMU core's default domain policy (iommu.passthrough, iommu.strict, Kconfig default). */
 export type DefaultDomainType = "identity" | "dma" | "dma-fq";
@@ -80,8 +81,8 @@ export interface DmaCookie {
 
 interface DevState {
   cookie: DmaCookie;
-  /** IOVA ranges handed out and not yet given back (iova → length), for leak reports. */
-  live: Map<number, number>;
+  /** IOVA ranges handed out and not yet given back (first pfn → length in bytes), for leak reports. */
+  live: LiveIovas;
   /** dev->iommu->pci_32bit_workaround */
   pci32bitWorkaround: boolean;
 }
@@ -100,10 +101,24 @@ const LIMIT_32 = 2 ** 32 - 1;
 /** IOVA_RANGE_CACHE_MAX_SIZE */
 const IOVA_RANGE_CACHE_MAX_SIZE = 6;
 
+/**
+ * x % a, exactly: V8 compiles a `%` of doubles (every address above 2^31) to
+ * a slow x87 loop of about 35 ns; a divide, a truncation and a multiply cost
+ * a few. What the fast form cannot get exactly (negative, non-finite) takes
+ * `%` itself.
+ */
+function mod(x: number, a: number): number {
+  const r = x - Math.trunc(x / a) * a;
+  return r >= 0 && r < a ? r : x % a;
+}
+
 function alignUp(x: number, a: number): number {
-  const r = x % a;
+  const r = mod(x, a);
   return r === 0 ? x : x + (a - r);
 }
+
+/** 2^52: a segment boundary at or above it never splits a simulated address range. */
+const BOUNDARY_NONE = BigInt(2 ** 52);
 
 /**
  * Builds the iommu-dma entry points for one kernel. Hand the result to
@@ -126,6 +141,9 @@ export class IommuDma implements IommuDmaEntryPoints {
   readonly #vmaps = new Map<number, SgtHandle>();
   readonly #remaps = new Map<number, { pages: number[]; size: number; handle: number }>();
   readonly #gather = new IotlbGather();
+  /** The device #state looked up last, and its state (forgotten on set-up and release). */
+  #lastDev: Device | null = null;
+  #lastSt: DevState | null = null;
 
   constructor(kernel: DmaKernel, options: IommuDmaOptions) {
     this.#k = kernel;
@@ -155,9 +173,10 @@ export class IommuDma implements IommuDmaEntryPoints {
     unit.attachDevice(dev.iommuId, domain);
     if (type === DOMAIN_IDENTITY) return false;
     const cookie = this.#initDomain(unit, domain, dev);
+    this.#lastDev = null;
     this.#devs.set(dev, {
       cookie,
-      live: new Map(),
+      live: new LiveIovas(),
       pci32bitWorkaround: dev.pci && !this.#opts.forcedac,
     });
     return true;
@@ -167,6 +186,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     const st = this.#devs.get(dev);
     if (!st) return;
     st.cookie.fq?.destroy();
+    this.#lastDev = null;
     this.#devs.delete(dev);
   }
 
@@ -218,7 +238,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     if (limit > LIMIT_32 && st.pci32bitWorkaround) {
       const pfn = iovad.allocIovaFast(iovaLen, (LIMIT_32 + 1) / granule - 1, false, cpu);
       if (pfn !== 0) {
-        st.live.set(pfn * granule, size);
+        st.live.set(pfn, size);
         return pfn * granule;
       }
       st.pci32bitWorkaround = false;
@@ -229,14 +249,14 @@ export class IommuDma implements IommuDmaEntryPoints {
       );
     }
     const pfn = iovad.allocIovaFast(iovaLen, Math.floor(limit / granule), true, cpu);
-    if (pfn !== 0) st.live.set(pfn * granule, size);
+    if (pfn !== 0) st.live.set(pfn, size);
     return pfn * granule;
   }
 
   /** iommu_dma_free_iova(): into the flush queue when the unmap was queued, else straight back to the caches. */
   #freeIova(cookie: DmaCookie, iova: number, size: number, queued: boolean, st?: DevState): void {
-    st?.live.delete(iova);
     const pfn = iova / cookie.granule;
+    st?.live.delete(pfn);
     const pages = size / cookie.granule;
     if (queued && cookie.fq) cookie.fq.queue(pfn, pages, 0, this.#k.cpu);
     else cookie.iovad.freeIovaFast(pfn, pages, this.#k.cpu);
@@ -258,7 +278,7 @@ export class IommuDma implements IommuDmaEntryPoints {
   #map(dev: Device, phys: number, size: number, prot: number, limit: number): number {
     const st = this.#state(dev);
     const { cookie } = st;
-    const off = phys % cookie.granule;
+    const off = mod(phys, cookie.granule);
     if (dev.dmaParms !== null && dev.dmaParms.minAlignMask > cookie.granuleMask) {
       this.#k.log.warnOnce(
         `iommu-min-align:${dev.name}`,
@@ -281,7 +301,7 @@ export class IommuDma implements IommuDmaEntryPoints {
   #unmap(dev: Device, addr: number, size: number): void {
     const st = this.#state(dev);
     const { cookie } = st;
-    const off = addr % cookie.granule;
+    const off = mod(addr, cookie.granule);
     const iova = addr - off;
     const len = alignUp(size + off, cookie.granule);
     const gather = this.#gather;
@@ -300,8 +320,11 @@ export class IommuDma implements IommuDmaEntryPoints {
   }
 
   #state(dev: Device): DevState {
+    if (dev === this.#lastDev) return this.#lastSt!;
     const st = this.#devs.get(dev);
     if (!st) throw new RangeError(`iommu-dma: ${dev.name} is not in an IOMMU DMA domain`);
+    this.#lastDev = dev;
+    this.#lastSt = st;
     return st;
   }
 
@@ -317,7 +340,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     const prot = this.#prot(dir, coherent, attrs);
     if (
       this.#useSwiotlb(dev, size, dir) &&
-      (phys % st.cookie.granule !== 0 || size % st.cookie.granule !== 0)
+      (mod(phys, st.cookie.granule) !== 0 || mod(size, st.cookie.granule) !== 0)
     ) {
       if (attrs & DMA_ATTR_REQUIRE_COHERENT) return DMA_MAPPING_ERROR;
       const tlb = this.#mapSwiotlb(dev, st, phys, size, dir, attrs);
@@ -356,7 +379,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     if (tlb < 0) return -1;
     if (dev.untrusted) {
       // Zero the pre- and post-padding of the bounce granules so the device sees no stale kernel data.
-      const start = tlb - (tlb % st.cookie.granule);
+      const start = tlb - mod(tlb, st.cookie.granule);
       if (tlb > start) this.#k.platform.cache.cpuWrite(start, new Uint8Array(tlb - start));
       const end = tlb + size;
       const padEnd = alignUp(end, st.cookie.granule);
@@ -392,7 +415,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     const st = this.#state(dev);
     if (
       this.#useSwiotlb(dev, size, dir) &&
-      (phys % st.cookie.granule !== 0 || size % st.cookie.granule !== 0)
+      (mod(phys, st.cookie.granule) !== 0 || mod(size, st.cookie.granule) !== 0)
     ) {
       // A resource cannot be bounced.
       if (this.#k.design.physOps) return DMA_MAPPING_ERROR;
@@ -429,7 +452,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) this.syncSgForDevice(dev, sgl, nents, dir);
     const prot = this.#prot(dir, dev.dmaCoherent, attrs);
     const segMask = this.#k.getSegBoundary(dev);
-    const boundary = segMask >= BigInt(2 ** 52) ? 0 : Number(segMask) + 1;
+    const boundary = segMask >= BOUNDARY_NONE ? 0 : Number(segMask) + 1;
     const g = cookie.granule;
     let iovaLen = 0;
     let prev: Scatterlist | null = null;
@@ -444,7 +467,7 @@ export class IommuDma implements IommuDmaEntryPoints {
       sLen = alignUp(sLen + sOff, g);
       s.length = sLen;
       if (boundary !== 0 && prev !== null) {
-        const padLen = (boundary - (iovaLen % boundary)) % boundary;
+        const padLen = mod(boundary - mod(iovaLen, boundary), boundary);
         if (padLen !== 0 && padLen < sLen - 1) {
           prev.length += padLen;
           iovaLen += padLen;
@@ -486,7 +509,7 @@ export class IommuDma implements IommuDmaEntryPoints {
   /** __finalise_sg(): restore the CPU fields and merge into output DMA segments. */
   #finaliseSg(dev: Device, sgl: Scatterlist[], nents: number, dmaAddr: number): number {
     const segMask = this.#k.getSegBoundary(dev);
-    const boundary = segMask >= BigInt(2 ** 52) ? 0 : Number(segMask) + 1;
+    const boundary = segMask >= BOUNDARY_NONE ? 0 : Number(segMask) + 1;
     const maxLen = this.#k.getMaxSegSize(dev);
     let cur = 0;
     let curLen = 0;
@@ -500,7 +523,7 @@ export class IommuDma implements IommuDmaEntryPoints {
       s.dmaLength = 0;
       s.offset += sIovaOff;
       s.length = sLength;
-      const atBoundary = boundary !== 0 ? dmaAddr % boundary === 0 : dmaAddr === 0;
+      const atBoundary = boundary !== 0 ? mod(dmaAddr, boundary) === 0 : dmaAddr === 0;
       if (curLen !== 0 && sIovaOff === 0 && !atBoundary && maxLen - curLen >= sLength) {
         curLen += sLength;
       } else {
@@ -867,7 +890,7 @@ export class IommuDma implements IommuDmaEntryPoints {
   iovaTryAlloc(dev: Device, state: DmaIovaState, phys: number, size: number): boolean {
     const st = this.#devs.get(dev);
     if (!st) return false;
-    const off = phys % st.cookie.granule;
+    const off = mod(phys, st.cookie.granule);
     const len = alignUp(size + off, st.cookie.granule);
     const iova = this.#allocIova(dev, st, len, dev.streamingLimit);
     if (iova === 0) return false;
@@ -887,7 +910,7 @@ export class IommuDma implements IommuDmaEntryPoints {
   ): number {
     const st = this.#state(dev);
     const g = st.cookie.granule;
-    if (phys % g !== 0 && offset > 0) {
+    if (mod(phys, g) !== 0 && offset > 0) {
       this.#k.log.warnOnce(
         `iova-link-unaligned:${dev.name}`,
         "WARN_ON_ONCE(iova_start_pad && offset > 0) in dma_iova_link",
@@ -896,11 +919,11 @@ export class IommuDma implements IommuDmaEntryPoints {
       return -EIO;
     }
     if (attrs & DMA_ATTR_REQUIRE_COHERENT && !dev.dmaCoherent) return -EOPNOTSUPP;
-    if (this.#useSwiotlb(dev, size, dir) && (phys % g !== 0 || size % g !== 0)) {
+    if (this.#useSwiotlb(dev, size, dir) && (mod(phys, g) !== 0 || mod(size, g) !== 0)) {
       if (attrs & (DMA_ATTR_MMIO | DMA_ATTR_REQUIRE_COHERENT)) return -EPERM;
       return this.#iovaLinkSwiotlb(dev, st, state, phys, offset, size, dir, attrs);
     }
-    const pad = phys % g;
+    const pad = mod(phys, g);
     return this.#iovaLinkRaw(
       dev,
       st,
@@ -944,8 +967,8 @@ export class IommuDma implements IommuDmaEntryPoints {
     attrs: number,
   ): number {
     const g = st.cookie.granule;
-    const startPad = phys % g;
-    const endPad = (phys + size) % g;
+    const startPad = mod(phys, g);
+    const endPad = mod(phys + size, g);
     const addr = state.addr + offset;
     let mapped = 0;
     if (startPad > 0) {
@@ -1022,7 +1045,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     const st = this.#state(dev);
     const addr = state.addr + offset;
     const g = st.cookie.granule;
-    return st.cookie.domain.iommuSyncMap(addr - (addr % g), alignUp(size + (addr % g), g));
+    return st.cookie.domain.iommuSyncMap(addr - mod(addr, g), alignUp(size + mod(addr, g), g));
   }
 
   iovaUnlink(
@@ -1036,13 +1059,13 @@ export class IommuDma implements IommuDmaEntryPoints {
     const st = this.#state(dev);
     const g = st.cookie.granule;
     const addr = state.addr + offset;
-    const start = addr - (addr % g);
-    const len = alignUp(size + (addr % g), g);
+    const start = addr - mod(addr, g);
+    const len = alignUp(size + mod(addr, g), g);
     if (state.useSwiotlb || (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))) {
       // iommu_dma_iova_unlink_range_slow(): granule by granule, the CPU sync
       // and the release of any bounce slot (which copies FROM_DEVICE data back).
       let a = addr;
-      let pad = addr % g;
+      let pad = mod(addr, g);
       const end = addr + size;
       while (a < end) {
         const phys = st.cookie.domain.iovaToPhys(a);
@@ -1084,7 +1107,7 @@ export class IommuDma implements IommuDmaEntryPoints {
   iovaFree(dev: Device, state: DmaIovaState): void {
     const st = this.#state(dev);
     const g = st.cookie.granule;
-    const off = state.addr % g;
+    const off = mod(state.addr, g);
     this.#freeIova(st.cookie, state.addr - off, alignUp(state.size + off, g), false, st);
     state.addr = 0;
     state.size = 0;
@@ -1094,8 +1117,10 @@ export class IommuDma implements IommuDmaEntryPoints {
   liveResources(): string[] {
     const out: string[] = [];
     for (const [dev, st] of this.#devs) {
-      for (const [iova, len] of st.live)
+      for (const [pfn, len] of st.live.entries()) {
+        const iova = pfn * st.cookie.granule;
         out.push(`iova ${dev.name} [${hex(iova)}, ${hex(iova + len)})`);
+      }
     }
     return out;
   }
