@@ -38,6 +38,9 @@ function checkRange(what: string, start: number, size: number): void {
 
 export class PhysicalMemory {
   #ranges: MemoryRange[] = [];
+  /** The RAM ranges alone, by address (RAM is fixed at construction), and the last one isRam hit. */
+  #ram: MemoryRange[] = [];
+  #lastRam: MemoryRange | null = null;
   readonly #pages = new Map<number, Uint8Array>();
 
   constructor(layout: MemoryLayout) {
@@ -61,6 +64,8 @@ export class PhysicalMemory {
     layout.mmio?.forEach((r, i) => {
       this.addMmio(r?.start, r?.size, r?.name, r?.owner, `layout.mmio[${i}]`);
     });
+    this.#ram = this.#ranges.filter((r) => r.kind === "ram");
+    this.#lastRam = this.#ram[0]!;
   }
 
   #insert(r: MemoryRange): void {
@@ -107,7 +112,7 @@ export class PhysicalMemory {
 
   /** The highest RAM address, inclusive. */
   get lastRamByte(): number {
-    const ram = this.ramRanges;
+    const ram = this.#ram;
     return ram[ram.length - 1]!.end - 1;
   }
 
@@ -118,8 +123,30 @@ export class PhysicalMemory {
 
   /** Is [pa, pa + size) entirely inside one RAM range? */
   isRam(pa: number, size = 1): boolean {
-    for (const r of this.#ranges) {
-      if (r.kind === "ram" && pa >= r.start && pa + size <= r.end) return true;
+    // RAM ranges do not overlap, so only the one holding pa can answer; the last one hit usually does.
+    const last = this.#lastRam!;
+    if (size > 0 && pa >= last.start && pa < last.end) return pa + size <= last.end;
+    return this.#isRamSearch(pa, size);
+  }
+
+  #isRamSearch(pa: number, size: number): boolean {
+    if (!(size > 0)) {
+      // An empty (or negative) span may sit at a range's end: the plain scan answers that.
+      for (const r of this.#ram) if (pa >= r.start && pa + size <= r.end) return true;
+      return false;
+    }
+    const ram = this.#ram;
+    let lo = 0;
+    let hi = ram.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = ram[mid]!;
+      if (pa < r.start) hi = mid - 1;
+      else if (pa >= r.end) lo = mid + 1;
+      else {
+        this.#lastRam = r;
+        return pa + size <= r.end;
+      }
     }
     return false;
   }

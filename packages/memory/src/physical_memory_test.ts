@@ -80,3 +80,25 @@ test("KernelAddressSpace: stackAddressOf finds a stack page by physical address;
   );
   kas.freeStack(s);
 });
+
+test("PhysicalMemory: isRam agrees with a scan of every range, at range edges, in holes, for odd sizes", () => {
+  const mem = new PhysicalMemory({
+    ram: [
+      { start: 0, size: 2 * GiB },
+      { start: 4 * GiB, size: 4 * GiB },
+      { start: 8 * GiB, size: 4096 },
+      { start: 16 * GiB, size: GiB },
+    ],
+    mmio: [{ start: 0xfea00000, size: 2 ** 20, name: "edu BAR0" }],
+  });
+  const scan = (pa: number, size: number) =>
+    mem.ranges.some((r) => r.kind === "ram" && pa >= r.start && pa + size <= r.end);
+  const points = [0, 4096, 2 * GiB - 4096, 2 * GiB, 0xfea00000, 4 * GiB - 1, 4 * GiB, 8 * GiB];
+  points.push(8 * GiB + 4096, 16 * GiB - 1, 16 * GiB, 17 * GiB, 17 * GiB - 1, 2 ** 52, -1);
+  for (const p of points)
+    for (const d of [-4096, -1, 0, 1])
+      for (const size of [1, 0, -1, 4096, 8192, 0.5, Number.NaN, 2 * GiB, 4 * GiB])
+        assertEquals(mem.isRam(p + d, size), scan(p + d, size), `isRam(${p + d}, ${size})`);
+  assertEquals(mem.isRam(2 * GiB, 0), true, "an empty span at the end of a range");
+  assertEquals(mem.isRam(Number.NaN), false);
+});
