@@ -527,21 +527,30 @@ export class DmaKernel implements KernelContext {
     return this.#goDirect(dev, dev.coherentDmaMask, ops);
   }
 
+  // Each check is a small test the hot paths inline, and an out-of-line
+  // function that throws: a check the compiler cannot inline is a call that
+  // boxes every address above 2^31 it is passed.
   #checkDir(dir: number, fn: string): void {
-    if (!validDirection(dir)) {
-      throw new KernelBug(
-        "dma-invalid-direction",
-        `${fn}: invalid DMA direction ${dir} (valid: 0 BIDIRECTIONAL, 1 TO_DEVICE, 2 FROM_DEVICE)`,
-      );
-    }
+    if (!validDirection(dir)) this.#badDir(dir, fn);
+  }
+
+  #badDir(dir: number, fn: string): never {
+    throw new KernelBug(
+      "dma-invalid-direction",
+      `${fn}: invalid DMA direction ${dir} (valid: 0 BIDIRECTIONAL, 1 TO_DEVICE, 2 FROM_DEVICE)`,
+    );
   }
 
   // Argument checks for simulator input: a clear error naming the argument,
   // before anything changes. (The kernel trusts its callers; a model must not.)
   #needDev(dev: Device, fn: string): void {
     // The last device that passed, while the devices map is unchanged, passes again without the lookup.
+    if (dev !== this.#okDev || (this.devices as DeviceMap).version !== this.#okDevVersion)
+      this.#lookUpDev(dev, fn);
+  }
+
+  #lookUpDev(dev: Device, fn: string): void {
     const devices = this.devices as DeviceMap;
-    if (dev === this.#okDev && devices.version === this.#okDevVersion) return;
     if (!(dev instanceof Device) || devices.get(dev.name) !== dev)
       throw new TypeError(
         `${fn}: dev must be a device added to this kernel with addDevice(), got ${describeArg(dev)}`,
@@ -582,13 +591,43 @@ export class DmaKernel implements KernelContext {
   }
 
   #needInt(v: number, name: string, fn: string): void {
-    if (!Number.isInteger(v) || v < 0 || v >= 2 ** 52)
-      throw new RangeError(
-        `${fn}: ${name} must be a non-negative integer below 2^52, got ${describeArg(v)}`,
-      );
+    if (!(Number.isInteger(v) && v >= 0 && v < 2 ** 52)) this.#badInt(v, name, fn);
+  }
+
+  #badInt(v: number, name: string, fn: string): never {
+    throw new RangeError(
+      `${fn}: ${name} must be a non-negative integer below 2^52, got ${describeArg(v)}`,
+    );
   }
 
   #checkArgs(
+    fn: string,
+    dev: Device,
+    addr: number,
+    addrName: string,
+    size: number,
+    attrs: number,
+  ): void {
+    if (
+      !(
+        dev instanceof Device &&
+        Number.isInteger(addr) &&
+        addr >= -1 &&
+        addr < 2 ** 52 &&
+        Number.isInteger(size) &&
+        size >= 0 &&
+        size <= 2 ** 48 &&
+        Number.isInteger(attrs) &&
+        attrs >= 0 &&
+        attrs <= 0x7fffffff &&
+        (attrs & ~DMA_ATTR_ALL) === 0
+      )
+    )
+      this.#badArgs(fn, dev, addr, addrName, size, attrs);
+  }
+
+  /** The first failing check of #checkArgs, thrown. */
+  #badArgs(
     fn: string,
     dev: Device,
     addr: number,
@@ -1088,7 +1127,8 @@ export class DmaKernel implements KernelContext {
     this.#checkDir(dir, "dma_map_single_attrs");
     this.#checkArgs("mapSingle", dev, cpuAddr, "cpuAddr", size, attrs);
     const region = this.platform.kas.regionOf(cpuAddr);
-    if (region === "vmalloc" || this.#remaps.has(cpuAddr)) {
+    // (The size test first: a lookup keyed by a number above 2^31 boxes it.)
+    if (region === "vmalloc" || (this.#remaps.size > 0 && this.#remaps.has(cpuAddr))) {
       this.log.warnOnce(`vmalloc-map:${dev.name}`, "rejecting DMA map of vmalloc memory", dev.name);
       return DMA_MAPPING_ERROR;
     }

@@ -10,7 +10,8 @@ export type LiveKind = "phys" | "sg" | "coherent" | "noncoherent";
 
 const KINDS: readonly LiveKind[] = ["phys", "sg", "coherent", "noncoherent"];
 const EMPTY = -1;
-const TWO32 = 4294967296;
+/** 2^-32: a multiply by it is exact, and cheaper than a division by 2^32. */
+const TWO_M32 = 2 ** -32;
 
 /** One live entry as liveResources() formats it. */
 export interface LiveEntry {
@@ -44,7 +45,7 @@ export class LiveTable {
 
   #home(dev: number, addr: number): number {
     const lo = addr >>> 0;
-    const hi = (addr / TWO32) >>> 0;
+    const hi = (addr * TWO_M32) >>> 0;
     const h = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b) ^ Math.imul(dev, 0xc2b2ae35), 0x9e3779b1);
     return h >>> this.#shift;
   }
@@ -73,7 +74,7 @@ export class LiveTable {
     while (this.#dev[i] !== EMPTY) i = (i + 1) & this.#mask;
     this.#dev[i] = dev;
     this.#addr[i] = addr;
-    this.#kind[i] = KINDS.indexOf(kind);
+    this.#kind[i] = kind === "phys" ? 0 : kind === "sg" ? 1 : kind === "coherent" ? 2 : 3;
     this.#size[i] = size;
     this.#dir[i] = dir;
     this.#phys[i] = phys;
