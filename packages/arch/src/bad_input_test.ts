@@ -16,9 +16,20 @@ import {
   PAGE_SIZE,
   SgTable,
 } from "@dmasim/dma-core";
-import { assert, assertEquals, test } from "@dmasim/testing";
-import { PROFILE_NAMES, type ProfileName } from "./profiles.ts";
-import { createSystem, type DmaSystem } from "./system.ts";
+import {
+  assert,
+  assertEquals,
+  type BadInputCase,
+  fieldMutations,
+  isEngineError,
+  runBadInput,
+  test,
+} from "@dmasim/testing";
+import { parseCommandLine } from "./cmdline.ts";
+import { resolveKernelConfig } from "./kconfig.ts";
+import { OwnershipChecker } from "./ownership.ts";
+import { PROFILE_NAMES, PROFILES, type ProfileName } from "./profiles.ts";
+import { createSystem, type DmaSystem, type SystemOptions } from "./system.ts";
 
 /** The DMA API a driver calls (the KernelContext services below cpuFill serve back ends, not drivers). */
 const DMA_API = [
@@ -363,6 +374,192 @@ test("bad input: every DMA API function, each argument in turn, on every profile
   assertEquals(engine, []);
   assertEquals(corrupted, []);
   assert(tried > 5000);
+});
+
+// ---- arch's own entry points: createSystem's options and profiles, the
+// command line, the Kconfig resolver and the ownership checker.
+
+interface ArchState {
+  sys: DmaSystem;
+  checker: OwnershipChecker;
+}
+
+/** One bad value in each option of createSystem, alone (other options keep their defaults). */
+const SYSTEM_OPTION_NAMES: ReadonlyArray<keyof SystemOptions> = [
+  "design",
+  "cmdline",
+  "ignoreUnknownCmdline",
+  "config",
+  "ramGiB",
+  "cpus",
+  "coherent",
+  "untrusted",
+  "granule",
+  "cachingMode",
+  "maskBits",
+  "swiotlbStart",
+  "directWindowBytes",
+];
+const SYSTEM_OPTIONS: Array<readonly [string, unknown]> = [
+  ...SYSTEM_OPTION_NAMES.flatMap((k) =>
+    BAD.filter(([label]) => label !== "undefined").map(
+      ([label, v]) => [`${k} = ${label}`, { [k]: v }] as const,
+    ),
+  ),
+  ["an unknown option", { ramGb: 2 }],
+  ['design "v0"', { design: "v0" }],
+  ["cmdline with an unknown option", { cmdline: "iommu.lazy=1" }],
+  ["cmdline iommu.strict=2", { cmdline: "iommu.strict=2" }],
+  ["config with an unknown symbol", { config: { IOMMU_LAZY: true } }],
+  ['config IOMMU_DEFAULT "LAZY"', { config: { IOMMU_DEFAULT: "LAZY" } }],
+  ["config SWIOTLB 1", { config: { SWIOTLB: 1 } }],
+  ["granule 8192", { granule: 8192 }],
+  ["maskBits 65", { maskBits: 65 }],
+  ["swiotlbStart outside memory", { swiotlbStart: 2 ** 40 }],
+];
+
+function archGood(s: ArchState, name: string): unknown {
+  switch (name) {
+    case "profileName":
+      return "x86_64-vtd";
+    case "options":
+      return {};
+    case "text":
+      return "iommu.strict=1 swiotlb=1024";
+    case "defaults":
+      return PROFILES["x86_64-vtd"].kconfig;
+    case "overrides":
+      return { SWIOTLB: true };
+    case "sys":
+      return s.sys;
+    case "code":
+      return "device-access-after-unmap";
+    default:
+      throw new Error(`no good value for ${name}`);
+  }
+}
+
+/** A system a call returned must work, or the call should have refused. */
+function exercise(sys: DmaSystem): void {
+  if (!canMap(sys)) return;
+  stillUsable(sys, "a system built with this argument", true);
+}
+
+const ARCH_CASES: BadInputCase<ArchState>[] = [
+  {
+    name: "createSystem",
+    fn: () => createSystem,
+    extra: {
+      profileName: [
+        ["an unknown profile", "x86_64-amd-vi"],
+        ["a profile in capitals", "DUMMY"],
+        ["a prototype key", "toString"],
+      ],
+      options: SYSTEM_OPTIONS,
+    },
+    // null, like undefined, leaves an option at its default; RAM may be given in fractions of a GiB.
+    lenient: [
+      "options:an object",
+      "options:config = an object",
+      "options:ramGiB = 1.5",
+      ...SYSTEM_OPTION_NAMES.map((k) => `options:${k} = null`),
+    ],
+    undo: (_s, _a, r) => exercise(r as DmaSystem),
+  },
+  {
+    name: "parseCommandLine",
+    fn: () => parseCommandLine,
+    extra: {
+      text: [
+        ["an unknown option", "iommu.lazy=1"],
+        ["iommu.strict=2", "iommu.strict=2"],
+        ["iommu=soft", "iommu=soft"],
+        ["swiotlb= empty", "swiotlb="],
+        ["intel_iommu=on,sm_on", "intel_iommu=on,sm_on"],
+        ["dma_debug=on", "dma_debug=on"],
+      ],
+      options: [
+        ['ignoreUnknown "yes"', { ignoreUnknown: "yes" }],
+        ["an unknown option", { strict: true }],
+      ],
+    },
+    lenient: ["options:an object"],
+  },
+  {
+    name: "resolveKernelConfig",
+    fn: () => resolveKernelConfig,
+    extra: {
+      defaults: [["a config missing symbols", { SWIOTLB: true }]],
+      overrides: [
+        ["an unknown symbol", { IOMMU_LAZY: true }],
+        ['IOMMU_DEFAULT "LAZY"', { IOMMU_DEFAULT: "LAZY" }],
+        ["SWIOTLB 1", { SWIOTLB: 1 }],
+        ["a prototype key", JSON.parse('{"__proto__": {"SWIOTLB": 1}}')],
+      ],
+    },
+    lenient: ["overrides:an object"],
+  },
+  {
+    name: "new OwnershipChecker",
+    fn: () => (sys: DmaSystem, options: object) => {
+      const c = new OwnershipChecker(sys, options);
+      c.stop();
+      return c;
+    },
+    extra: {
+      sys: [["a system-like object", { dma: {}, machine: {} }]],
+      options: [
+        ["remember NaN", { remember: Number.NaN }],
+        ["remember -1", { remember: -1 }],
+        ['log "yes"', { log: "yes" }],
+        ["an unknown option", { rememberd: 4 }],
+      ],
+    },
+    lenient: ["options:an object"],
+  },
+  {
+    name: "OwnershipChecker.withCode",
+    fn: (s) => s.checker.withCode as never,
+    target: (s) => s.checker,
+    extra: { code: [["an unknown code", "use-after-free"]] },
+  },
+];
+
+function archSetup(): ArchState {
+  const sys = createSystem("x86_64-vtd");
+  return { sys, checker: new OwnershipChecker(sys) };
+}
+
+function archCheck(s: ArchState, what: string): void {
+  stillUsable(s.sys, what, true);
+  assertEquals(s.checker.violations, [], `after ${what}: no ownership violation`);
+}
+
+test("bad input: createSystem (options and profiles), parseCommandLine, resolveKernelConfig and OwnershipChecker, each argument in turn: a clear error or a return", {
+  sanitizeResources: false,
+}, () => {
+  const r = runBadInput({ setup: archSetup, good: archGood, check: archCheck, cases: ARCH_CASES });
+  // Every profile, with each of its board options broken in turn.
+  let more = 0;
+  const engine: string[] = [];
+  for (const profile of PROFILE_NAMES) {
+    for (const [path, label, bad] of fieldMutations({ ramGiB: 2, cpus: 2, maskBits: 40 })) {
+      more++;
+      const call = `createSystem(${profile}, options${path} = ${label})`;
+      try {
+        exercise(createSystem(profile, bad as SystemOptions));
+      } catch (e) {
+        if (isEngineError(e)) engine.push(`${call}: ${(e as Error).message}`);
+      }
+    }
+  }
+  console.log(
+    `${r.summary}; and ${more} profile builds with one bad board option, ${engine.length} engine errors`,
+  );
+  assertEquals([...r.engine, ...engine], []);
+  assertEquals(r.corrupted, []);
+  assertEquals(r.accepted, []);
+  assert(r.tried + more > 300);
 });
 
 void PAGE_SIZE;

@@ -48,6 +48,17 @@ export function parseCommandLine(
   options: { ignoreUnknown?: boolean } = {},
 ): DmaCommandLine {
   if (typeof text !== "string") throw new TypeError("parseCommandLine: text must be a string");
+  if (options === null || typeof options !== "object")
+    throw new TypeError(`parseCommandLine: options must be an object, got ${String(options)}`);
+  for (const k of Object.keys(options))
+    if (k !== "ignoreUnknown")
+      throw new RangeError(
+        `parseCommandLine: unknown option ${JSON.stringify(k)}; the only option is ignoreUnknown`,
+      );
+  if (options.ignoreUnknown != null && typeof options.ignoreUnknown !== "boolean")
+    throw new TypeError(
+      `parseCommandLine: ignoreUnknown must be true or false, got ${String(options.ignoreUnknown)}`,
+    );
   const out: DmaCommandLine = { ignored: [] };
   for (const word of text.split(/\s+/).filter(Boolean)) {
     const eq = word.indexOf("=");

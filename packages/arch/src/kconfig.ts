@@ -57,6 +57,15 @@ export function resolveKernelConfig(
   defaults: KernelConfig,
   overrides: Partial<KernelConfig> = {},
 ): KernelConfig {
+  if (defaults === null || typeof defaults !== "object")
+    throw new TypeError(`config: defaults must be a KernelConfig object, got ${String(defaults)}`);
+  for (const k of KCONFIG_SYMBOLS)
+    if (defaults[k] === undefined)
+      throw new RangeError(`config: defaults must give every symbol; ${k} is missing`);
+  if (overrides === null || typeof overrides !== "object" || Array.isArray(overrides))
+    throw new TypeError(
+      `config: overrides must be an object of Kconfig symbols, got ${String(overrides)}`,
+    );
   for (const [k, v] of Object.entries(overrides)) {
     if (!(KCONFIG_SYMBOLS as readonly string[]).includes(k)) {
       throw new RangeError(`config: unknown symbol ${k}; allowed: ${KCONFIG_SYMBOLS.join(", ")}`);

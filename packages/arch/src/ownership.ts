@@ -97,6 +97,18 @@ export interface OwnershipCheckerOptions {
 
 const hex = (v: number) => `0x${v.toString(16)}`;
 
+const OWNERSHIP_CODES: readonly OwnershipCode[] = [
+  "cpu-access-device-owned",
+  "device-access-cpu-owned",
+  "cpu-write-from-device-mapping",
+  "device-access-against-direction",
+  "device-access-after-unmap",
+  "device-access-unmapped",
+  "cpu-stale-read",
+  "lost-device-write",
+  "sg-list-mapped-again",
+];
+
 function describe(m: TrackedMapping): string {
   const where = m.bus.map((s) => `${hex(s.addr)}+${s.len}`).join(",");
   const state = m.live ? `owned by the ${m.owner}` : `ended by ${m.endedBy}`;
@@ -120,6 +132,19 @@ export class OwnershipChecker {
   #active = true;
 
   constructor(sys: DmaSystem, options: OwnershipCheckerOptions = {}) {
+    if (typeof sys?.dma?.addObserver !== "function" || !(sys.machine?.devices instanceof Map))
+      throw new TypeError("OwnershipChecker: sys must be a system from createSystem()");
+    if (options === null || typeof options !== "object")
+      throw new TypeError(`OwnershipChecker: options must be an object, got ${String(options)}`);
+    for (const k of Object.keys(options))
+      if (k !== "log" && k !== "remember")
+        throw new RangeError(
+          `OwnershipChecker: unknown option ${JSON.stringify(k)}; the options are log, remember`,
+        );
+    if (options.log !== undefined && typeof options.log !== "boolean")
+      throw new TypeError(
+        `OwnershipChecker: log must be true or false, got ${String(options.log)}`,
+      );
     const remember = options.remember ?? 256;
     if (!Number.isInteger(remember) || remember < 0)
       throw new RangeError(
@@ -190,6 +215,10 @@ export class OwnershipChecker {
 
   /** Violations with the given code. */
   withCode(code: OwnershipCode): OwnershipViolation[] {
+    if (!OWNERSHIP_CODES.includes(code))
+      throw new RangeError(
+        `OwnershipChecker.withCode: code must be one of ${OWNERSHIP_CODES.join(", ")}; got ${String(code)}`,
+      );
     return this.violations.filter((v) => v.code === code);
   }
 

@@ -248,11 +248,15 @@ function defaultDomain(
  * ```
  */
 export function createSystem(profileName: ProfileName, options: SystemOptions = {}): DmaSystem {
-  const profile = PROFILES[profileName];
+  const profile =
+    typeof profileName === "string" && Object.hasOwn(PROFILES, profileName)
+      ? PROFILES[profileName]
+      : undefined;
   if (profile === undefined)
     throw new RangeError(
       `createSystem: unknown profile ${JSON.stringify(profileName)}; allowed: ${PROFILE_NAMES.join(", ")}`,
     );
+  checkSystemOptions(options);
   const design = options.design ?? "phys";
   if (!DISPATCH_DESIGNS.includes(design))
     throw new RangeError(
@@ -269,7 +273,7 @@ export function createSystem(profileName: ProfileName, options: SystemOptions = 
   const cmdline = parseCommandLine(options.cmdline ?? "", {
     ignoreUnknown: options.ignoreUnknownCmdline,
   });
-  let kconfig = resolveKernelConfig(profile.kconfig, options.config);
+  let kconfig = resolveKernelConfig(profile.kconfig, options.config ?? {});
   // Before 6.12 (and in the v0 patch) IOMMU_DMA selected DMA_OPS: iommu-dma was an ops table.
   if (DESIGNS[design].iommuOpsTable && kconfig.IOMMU_DMA)
     kconfig = { ...kconfig, ARCH_HAS_DMA_OPS: true };
@@ -400,3 +404,46 @@ export function createSystem(profileName: ProfileName, options: SystemOptions = 
 }
 
 export { KernelBuildError };
+
+const SYSTEM_OPTIONS: ReadonlyArray<keyof SystemOptions> = [
+  "design",
+  "cmdline",
+  "ignoreUnknownCmdline",
+  "config",
+  "ramGiB",
+  "cpus",
+  "coherent",
+  "untrusted",
+  "granule",
+  "cachingMode",
+  "maskBits",
+  "swiotlbStart",
+  "directWindowBytes",
+];
+
+/** What createSystem would otherwise pass on unchecked (null, like undefined, means "the default"). */
+function checkSystemOptions(o: SystemOptions): void {
+  if (o === null || typeof o !== "object" || Array.isArray(o))
+    throw new TypeError(`createSystem: options must be an object, got ${String(o)}`);
+  for (const k of Object.keys(o))
+    if (!(SYSTEM_OPTIONS as readonly string[]).includes(k))
+      throw new RangeError(
+        `createSystem: unknown option ${JSON.stringify(k)}; the options are ${SYSTEM_OPTIONS.join(", ")}`,
+      );
+  for (const k of ["ignoreUnknownCmdline", "coherent", "untrusted", "cachingMode"] as const)
+    if (o[k] != null && typeof o[k] !== "boolean")
+      throw new TypeError(`createSystem: ${k} must be true or false, got ${String(o[k])}`);
+  if (o.config != null && (typeof o.config !== "object" || Array.isArray(o.config)))
+    throw new TypeError(
+      `createSystem: config must be an object of Kconfig overrides, got ${String(o.config)}`,
+    );
+  if (o.granule != null && o.granule !== 4096 && o.granule !== 16384 && o.granule !== 65536)
+    throw new RangeError(
+      `createSystem: granule must be 4096, 16384 or 65536, got ${String(o.granule)}`,
+    );
+  const w = o.directWindowBytes;
+  if (w != null && (!Number.isInteger(w) || w < 1 || w > 2 ** 52))
+    throw new RangeError(
+      `createSystem: directWindowBytes must be a positive integer up to 2^52, got ${String(w)}`,
+    );
+}

@@ -209,7 +209,8 @@ const CASES: BadInputCase<State>[] = [
         maxOrder: 10,
       }).map(([path, label, bad]) => [`${path} = ${label}`, bad]),
     },
-    lenient: ["options:an object"],
+    // null, like undefined, leaves an option at its default.
+    lenient: ["options:an object", "options:.maxOrder = null"],
   },
   method("PageAllocator", pages, "isPristine"),
   method("PageAllocator", pages, "allocPages", { undo: freeBlock }),
