@@ -70,6 +70,8 @@ interface CachePage {
   /** The last non-coherent device write to a line's memory after its fill (0 = none). */
   readonly devSeq: Float64Array;
   validCount: number;
+  /** False while no line has a devSeq: a CPU read of the page then has no stale line to report. */
+  mayBeStale: boolean;
 }
 
 const PAGE = 4096;
@@ -193,6 +195,7 @@ export class CpuCache {
           fillSeq: new Float64Array(n),
           devSeq: new Float64Array(n),
           validCount: 0,
+          mayBeStale: false,
         };
       }
       this.#pages.set(pi, p);
@@ -208,6 +211,7 @@ export class CpuCache {
     if (this.capacityLines > 0) this.#order.delete(pi * this.#linesPerPage + li);
     if (--p.validCount === 0) {
       this.#pages.delete(pi);
+      p.mayBeStale = false; // every line's devSeq is 0 again
       this.#sparePages.push(p);
     }
   }
@@ -296,7 +300,11 @@ export class CpuCache {
       let p = this.#page(pi, true)!;
       const first = Math.floor(off / ls);
       const last = Math.floor((off + n - 1) / ls);
-      for (let li = first; li <= last; li++) {
+      // An unbounded cache's page with every line valid and none stale: each line is a plain hit.
+      const allHits =
+        this.capacityLines === 0 && p.validCount === this.#linesPerPage && !p.mayBeStale;
+      if (allHits) this.stats.hits += last - first + 1;
+      for (let li = allHits ? last + 1 : first; li <= last; li++) {
         if (p.valid[li] === 0) {
           this.stats.misses++;
           this.#fill(pi, p, li, false, false);
@@ -320,7 +328,7 @@ export class CpuCache {
           }
         }
       }
-      dst.set(p.data.subarray(off, off + n), dstOffset + done);
+      dst.set(n === PAGE ? p.data : p.data.subarray(off, off + n), dstOffset + done);
       done += n;
     }
   }
@@ -352,7 +360,10 @@ export class CpuCache {
       let p = this.#page(pi, true)!;
       const first = Math.floor(off / ls);
       const last = Math.floor((off + n - 1) / ls);
-      for (let li = first; li <= last; li++) {
+      // An unbounded cache's page with every line valid: each line is a plain hit.
+      const allHits = this.capacityLines === 0 && p.validCount === this.#linesPerPage;
+      if (allHits) this.stats.hits += last - first + 1;
+      for (let li = allHits ? last + 1 : first; li <= last; li++) {
         if (p.valid[li] === 0) {
           this.stats.misses++;
           const ls0 = li * ls;
@@ -364,7 +375,8 @@ export class CpuCache {
           this.#touch(pi, li);
         }
       }
-      p.data.set(src.subarray(srcOffset + done, srcOffset + done + n), off);
+      const from = srcOffset + done;
+      p.data.set(from === 0 && n === src.length ? src : src.subarray(from, from + n), off);
       p.dirty.fill(1, first, last + 1);
       done += n;
     }
@@ -570,6 +582,7 @@ export class CpuCache {
     this.#range(pa, len, (pi, p, li) => {
       if (!coherent) {
         p.devSeq[li] = seq;
+        p.mayBeStale = true;
         return;
       }
       const la = pi * PAGE + li * ls;
