@@ -234,6 +234,7 @@ export class DmaKernel implements KernelContext {
   /** #needDev's memory: the last device it accepted and the devices map's version then. */
   #okDev: Device | null = null;
   #okDevVersion = -1;
+  readonly #swiotlbDevs = new Map<Device, SwiotlbDevice>();
 
   constructor(options: DmaKernelOptions) {
     if (!options || typeof options !== "object" || !options.platform) {
@@ -2130,13 +2131,17 @@ export class DmaKernel implements KernelContext {
     return this.swiotlb !== null && this.swiotlb.isSwiotlbBuffer(pa);
   }
 
+  /** What swiotlb sees of the device: one object per device, its fields read afresh at every call (swiotlb keeps none). */
   #swiotlbDev(dev: Device): SwiotlbDevice {
-    return {
-      name: dev.name,
-      minAlignMask: this.getMinAlignMask(dev),
-      segBoundaryMask: u64ToLimit(this.getSegBoundary(dev)),
-      dmaLimit: dev.streamingLimit,
-    };
+    let d = this.#swiotlbDevs.get(dev);
+    if (d === undefined) {
+      d = { name: dev.name, minAlignMask: 0, segBoundaryMask: 0, dmaLimit: 0 };
+      this.#swiotlbDevs.set(dev, d);
+    }
+    d.minAlignMask = this.getMinAlignMask(dev);
+    d.segBoundaryMask = u64ToLimit(this.getSegBoundary(dev));
+    d.dmaLimit = dev.streamingLimit;
+    return d;
   }
 
   swiotlbTblMapSingle(

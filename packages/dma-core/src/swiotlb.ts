@@ -300,14 +300,11 @@ export class SwiotlbMem {
           pool.list[i] = 0;
           pool.allocSize[i] = allocSize - (alignOffset + (i - slotIndex) * IO_TLB_SIZE);
         }
+        // The free slots before the run, back to the segment's start, count up to it.
         let count = 0;
-        for (
-          let i = slotIndex - 1;
-          i >= 0 && i % IO_TLB_SEGSIZE !== IO_TLB_SEGSIZE - 1 && pool.list[i] !== 0;
-          i--
-        ) {
-          pool.list[i] = ++count;
-        }
+        const list = pool.list;
+        const segStart = slotIndex - (slotIndex % IO_TLB_SEGSIZE);
+        for (let i = slotIndex - 1; i >= segStart && list[i] !== 0; i--) list[i] = ++count;
         area.index = (index + nslots) % pool.areaNslabs;
         area.used += nslots;
         this.#used += nslots;
@@ -484,13 +481,9 @@ export class SwiotlbMem {
       pool.allocSize[i] = 0;
       pool.padSlots[i] = 0;
     }
-    for (
-      let i = index - 1;
-      i >= 0 && i % IO_TLB_SEGSIZE !== IO_TLB_SEGSIZE - 1 && pool.list[i] !== 0;
-      i--
-    ) {
-      pool.list[i] = ++count;
-    }
+    const list = pool.list;
+    const segStart = index - (index % IO_TLB_SEGSIZE);
+    for (let i = index - 1; i >= segStart && list[i] !== 0; i--) list[i] = ++count;
     area.used -= nslots;
     this.#used -= nslots;
   }
