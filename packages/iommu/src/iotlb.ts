@@ -56,6 +56,8 @@ export class Iotlb {
   #lastEntry: IotlbEntry | null = null;
 
   constructor(options: IotlbOptions = {}) {
+    if (options === null || typeof options !== "object")
+      throw new TypeError(`Iotlb: options must be an object, got ${String(options)}`);
     this.capacity = options.capacity ?? 4096;
     if (!Number.isInteger(this.capacity) || this.capacity < 0)
       throw new RangeError(

@@ -83,6 +83,18 @@ export class IoPageTable {
   readonly #probe: PteLookup = { pa: 0, prot: 0, pageSize: 0 };
 
   constructor(config: PageTableConfig) {
+    if (config === null || typeof config !== "object")
+      throw new TypeError(
+        `IoPageTable: config must be { format: "vtd", addressWidth } or { format: "arm-lpae", granule }, got ${String(config)}`,
+      );
+    if (
+      config.format === "vtd" &&
+      config.superpages != null &&
+      typeof config.superpages !== "boolean"
+    )
+      throw new TypeError(
+        `IoPageTable: superpages must be true or false, got ${String(config.superpages)}`,
+      );
     if (config.format === "vtd") {
       if (![39, 48, 57].includes(config.addressWidth))
         throw new RangeError(`vtd addressWidth must be 39, 48 or 57, got ${config.addressWidth}`);
