@@ -77,6 +77,8 @@ export interface DmaCookie {
   /** iova_mask(iovad): granule − 1 */
   readonly granuleMask: number;
   readonly granule: number;
+  /** 1 / granule (exact: a power of two), so the hot paths multiply instead of dividing. */
+  readonly granuleInv: number;
 }
 
 interface DevState {
@@ -114,6 +116,18 @@ function mod(x: number, a: number): number {
 
 function alignUp(x: number, a: number): number {
   const r = mod(x, a);
+  return r === 0 ? x : x + (a - r);
+}
+
+/** mod() by a power of two `a` whose reciprocal `inv` is known: a multiply instead of a divide. */
+function modPow2(x: number, a: number, inv: number): number {
+  const r = x - Math.trunc(x * inv) * a;
+  return r >= 0 && r < a ? r : x % a;
+}
+
+/** alignUp() to a power of two `a` whose reciprocal `inv` is known. */
+function alignUpPow2(x: number, a: number, inv: number): number {
+  const r = modPow2(x, a, inv);
   return r === 0 ? x : x + (a - r);
 }
 
@@ -216,7 +230,14 @@ export class IommuDma implements IommuDmaEntryPoints {
         cpus: this.#k.platform.cpus,
       });
     }
-    const cookie: DmaCookie = { domain, iovad, fq, granule, granuleMask: granule - 1 };
+    const cookie: DmaCookie = {
+      domain,
+      iovad,
+      fq,
+      granule,
+      granuleMask: granule - 1,
+      granuleInv: 1 / granule,
+    };
     this.#cookies.set(domain, cookie);
     return cookie;
   }
@@ -229,35 +250,40 @@ export class IommuDma implements IommuDmaEntryPoints {
    * bus_dma_limit) as a number (the device's streaming or coherent limit).
    */
   #allocIova(dev: Device, st: DevState, size: number, limit: number): number {
-    const { iovad, domain, granule } = st.cookie;
-    const iovaLen = size / granule;
+    const { iovad, domain, granule, granuleInv } = st.cookie;
+    const iovaLen = size * granuleInv;
     if (limit === 0) limit = LIMIT_32; // dma_get_mask() of a zero mask is 32 bits
     if (domain.geometry.forceAperture && domain.geometry.apertureEnd < limit)
       limit = domain.geometry.apertureEnd;
     const cpu = this.#k.cpu;
     if (limit > LIMIT_32 && st.pci32bitWorkaround) {
-      const pfn = iovad.allocIovaFast(iovaLen, (LIMIT_32 + 1) / granule - 1, false, cpu);
+      const pfn = iovad.allocIovaFast(iovaLen, (LIMIT_32 + 1) * granuleInv - 1, false, cpu);
       if (pfn !== 0) {
         st.live.set(pfn, size);
         return pfn * granule;
       }
-      st.pci32bitWorkaround = false;
-      this.#k.log.notice(
-        "iommu-dac",
-        `Using ${limit.toString(2).length}-bit DMA addresses`,
-        dev.name,
-      );
+      this.#dacFallback(dev, st, limit);
     }
-    const pfn = iovad.allocIovaFast(iovaLen, Math.floor(limit / granule), true, cpu);
+    const pfn = iovad.allocIovaFast(iovaLen, Math.floor(limit * granuleInv), true, cpu);
     if (pfn !== 0) st.live.set(pfn, size);
     return pfn * granule;
   }
 
+  /** The 32-bit attempt failed: this device asks for the whole limit from now on (cold path). */
+  #dacFallback(dev: Device, st: DevState, limit: number): void {
+    st.pci32bitWorkaround = false;
+    this.#k.log.notice(
+      "iommu-dac",
+      `Using ${limit.toString(2).length}-bit DMA addresses`,
+      dev.name,
+    );
+  }
+
   /** iommu_dma_free_iova(): into the flush queue when the unmap was queued, else straight back to the caches. */
   #freeIova(cookie: DmaCookie, iova: number, size: number, queued: boolean, st?: DevState): void {
-    const pfn = iova / cookie.granule;
+    const pfn = iova * cookie.granuleInv;
     st?.live.delete(pfn);
-    const pages = size / cookie.granule;
+    const pages = size * cookie.granuleInv;
     if (queued && cookie.fq) cookie.fq.queue(pfn, pages, 0, this.#k.cpu);
     else cookie.iovad.freeIovaFast(pfn, pages, this.#k.cpu);
   }
@@ -278,16 +304,10 @@ export class IommuDma implements IommuDmaEntryPoints {
   #map(dev: Device, phys: number, size: number, prot: number, limit: number): number {
     const st = this.#state(dev);
     const { cookie } = st;
-    const off = mod(phys, cookie.granule);
-    if (dev.dmaParms !== null && dev.dmaParms.minAlignMask > cookie.granuleMask) {
-      this.#k.log.warnOnce(
-        `iommu-min-align:${dev.name}`,
-        "Unsupported alignment constraint",
-        dev.name,
-      );
-      return DMA_MAPPING_ERROR;
-    }
-    const len = alignUp(size + off, cookie.granule);
+    const off = modPow2(phys, cookie.granule, cookie.granuleInv);
+    if (dev.dmaParms !== null && dev.dmaParms.minAlignMask > cookie.granuleMask)
+      return this.#unsupportedAlignment(dev);
+    const len = alignUpPow2(size + off, cookie.granule, cookie.granuleInv);
     const iova = this.#allocIova(dev, st, len, limit);
     if (iova === 0) return DMA_MAPPING_ERROR;
     if (cookie.domain.iommuMap(iova, phys - off, len, prot) !== 0) {
@@ -297,35 +317,52 @@ export class IommuDma implements IommuDmaEntryPoints {
     return iova + off;
   }
 
+  /** A min_align_mask wider than the granule cannot be honoured (cold path). */
+  #unsupportedAlignment(dev: Device): number {
+    this.#k.log.warnOnce(
+      `iommu-min-align:${dev.name}`,
+      "Unsupported alignment constraint",
+      dev.name,
+    );
+    return DMA_MAPPING_ERROR;
+  }
+
   /** __iommu_dma_unmap(): unmap the granule-aligned span; strict syncs the IOTLB now, lazy queues. */
   #unmap(dev: Device, addr: number, size: number): void {
     const st = this.#state(dev);
     const { cookie } = st;
-    const off = mod(addr, cookie.granule);
+    const off = modPow2(addr, cookie.granule, cookie.granuleInv);
     const iova = addr - off;
-    const len = alignUp(size + off, cookie.granule);
+    const len = alignUpPow2(size + off, cookie.granule, cookie.granuleInv);
     const gather = this.#gather;
     gather.reset();
     gather.queued = cookie.fq !== null;
     const unmapped = cookie.domain.iommuUnmapFast(iova, len, gather);
-    if (unmapped !== len) {
-      this.#k.log.warn(
-        "iommu-dma-unmap-size",
-        `WARN_ON(unmapped != size): unmapped ${unmapped} of ${len} bytes at ${hex(iova)}`,
-        dev.name,
-      );
-    }
+    if (unmapped !== len) this.#warnUnmapSize(dev, unmapped, len, iova);
     if (!gather.queued) cookie.domain.iotlbSync(gather);
     this.#freeIova(cookie, iova, len, gather.queued, st);
+  }
+
+  /** WARN_ON(unmapped != size) (cold path). */
+  #warnUnmapSize(dev: Device, unmapped: number, len: number, iova: number): void {
+    this.#k.log.warn(
+      "iommu-dma-unmap-size",
+      `WARN_ON(unmapped != size): unmapped ${unmapped} of ${len} bytes at ${hex(iova)}`,
+      dev.name,
+    );
   }
 
   #state(dev: Device): DevState {
     if (dev === this.#lastDev) return this.#lastSt!;
     const st = this.#devs.get(dev);
-    if (!st) throw new RangeError(`iommu-dma: ${dev.name} is not in an IOMMU DMA domain`);
+    if (!st) return this.#noState(dev);
     this.#lastDev = dev;
     this.#lastSt = st;
     return st;
+  }
+
+  #noState(dev: Device): never {
+    throw new RangeError(`iommu-dma: ${dev.name} is not in an IOMMU DMA domain`);
   }
 
   /** dev_use_swiotlb() */
@@ -396,11 +433,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     const { cookie } = this.#state(dev);
     const phys = cookie.domain.iovaToPhys(addr);
     if (phys === 0) {
-      this.#k.log.warn(
-        "iommu-dma-unmap-unmapped",
-        `WARN_ON(!phys): unmap of ${hex(addr)}, which is not mapped`,
-        dev.name,
-      );
+      this.#warnNotMapped(dev, addr);
       return;
     }
     if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) && !dev.dmaCoherent)
@@ -408,6 +441,15 @@ export class IommuDma implements IommuDmaEntryPoints {
     this.#unmap(dev, addr, size);
     if (this.#k.isSwiotlbBuffer(dev, phys))
       this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
+  }
+
+  /** WARN_ON(!phys) in iommu_dma_unmap_phys (cold path). */
+  #warnNotMapped(dev: Device, addr: number): void {
+    this.#k.log.warn(
+      "iommu-dma-unmap-unmapped",
+      `WARN_ON(!phys): unmap of ${hex(addr)}, which is not mapped`,
+      dev.name,
+    );
   }
 
   /** iommu_dma_map_resource(): IOMMU_MMIO, never IOMMU_CACHE, no maintenance, no bounce. */
@@ -464,7 +506,7 @@ export class IommuDma implements IommuDmaEntryPoints {
       s.dmaAddress = sOff;
       s.dmaLength = sLen;
       s.offset -= sOff;
-      sLen = alignUp(sLen + sOff, g);
+      sLen = alignUpPow2(sLen + sOff, g, cookie.granuleInv);
       s.length = sLen;
       if (boundary !== 0 && prev !== null) {
         const padLen = mod(boundary - mod(iovaLen, boundary), boundary);

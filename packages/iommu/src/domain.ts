@@ -16,6 +16,12 @@ export function modulo(x: number, a: number): number {
   return r >= 0 && r < a ? r : x % a;
 }
 
+/** modulo() by a power of two `a` whose reciprocal `inv` is known: a multiply instead of a divide. */
+export function moduloPow2(x: number, a: number, inv: number): number {
+  const r = x - Math.trunc(x * inv) * a;
+  return r >= 0 && r < a ? r : x % a;
+}
+
 /** Domain type bits (include/linux/iommu.h). */
 export const DOMAIN_BIT_PAGING = 1 << 0;
 export const DOMAIN_BIT_DMA_API = 1 << 1;
@@ -125,6 +131,7 @@ export class IommuDomain {
   readonly #sizes: number[];
   /** The smallest page size, and the next one (Infinity when there is none). */
   readonly #min: number;
+  readonly #minInv: number;
   readonly #second: number;
   readonly #gather = new IotlbGather();
 
@@ -141,6 +148,7 @@ export class IommuDomain {
     this.pgsizeBitmap = this.pageTable?.pgsizeBitmap ?? 0;
     this.#sizes = sizesOf(this.pgsizeBitmap);
     this.#min = this.pgsizeBitmap & -this.pgsizeBitmap;
+    this.#minInv = 1 / this.#min;
     this.#second = this.#sizes[1] ?? Number.POSITIVE_INFINITY;
     const end = this.pageTable ? 2 ** this.pageTable.inputBits - 1 : 2 ** 52 - 1;
     this.geometry = { apertureStart: 0, apertureEnd: end, forceAperture };
@@ -165,20 +173,30 @@ export class IommuDomain {
     const pt = this.pageTable;
     if (pt === null) return -ENODEV;
     const min = this.#min;
+    const inv = this.#minInv;
     if (
-      modulo(iova, min) !== 0 ||
-      modulo(paddr, min) !== 0 ||
-      modulo(size, min) !== 0 ||
+      moduloPow2(iova, min, inv) !== 0 ||
+      moduloPow2(paddr, min, inv) !== 0 ||
+      moduloPow2(size, min, inv) !== 0 ||
       size === 0
     )
       return -EINVAL;
-    let done = 0;
     if (size > 0 && size < this.#second) {
       // No larger page fits: iommu_pgsize would answer the smallest page, all of it at once.
-      const rc = pt.mapPages(iova, paddr, min, size / min, prot);
+      const rc = pt.mapPages(iova, paddr, min, size * inv, prot);
       if (rc !== 0) return rc;
-      done = size;
+    } else {
+      const rc = this.#mapSteps(pt, iova, paddr, size, prot);
+      if (rc !== 0) return rc;
     }
+    // Any IOTLB entry for these pages belongs to an earlier mapping.
+    this.#owner.markStale(this, iova, size);
+    return 0;
+  }
+
+  /** The iommu_pgsize loop: the largest page each step allows. */
+  #mapSteps(pt: IoPageTable, iova: number, paddr: number, size: number, prot: number): number {
+    let done = 0;
     while (done < size) {
       pgsizeStep(this.#sizes, iova + done, paddr + done, size - done, this.#step);
       const { pgsize, count } = this.#step;
@@ -190,8 +208,6 @@ export class IommuDomain {
       }
       done += pgsize * count;
     }
-    // Any IOTLB entry for these pages belongs to an earlier mapping.
-    this.#owner.markStale(this, iova, size);
     return 0;
   }
 
@@ -218,8 +234,9 @@ export class IommuDomain {
   iommuUnmapFast(iova: number, size: number, gather: IotlbGather): number {
     const pt = this.pageTable;
     if (pt === null) return 0;
-    const min = this.pgsizeBitmap & -this.pgsizeBitmap;
-    if (modulo(iova, min) !== 0 || modulo(size, min) !== 0) return 0;
+    const min = this.#min;
+    const inv = this.#minInv;
+    if (moduloPow2(iova, min, inv) !== 0 || moduloPow2(size, min, inv) !== 0) return 0;
     let done = 0;
     while (done < size) {
       const a = iova + done;

@@ -145,8 +145,11 @@ export class Iotlb {
 
   invalidateRange(domainId: number, firstPfn: number, pages: number): void {
     this.stats.invalidations.range++;
+    if (this.#entries.size !== 0) this.#invalidateEntries(domainId, firstPfn, pages);
+  }
+
+  #invalidateEntries(domainId: number, firstPfn: number, pages: number): void {
     const entries = this.#entries;
-    if (entries.size === 0) return;
     this.#lastKey = -1;
     const lo = Iotlb.key(domainId, firstPfn);
     if (pages <= entries.size) {

@@ -73,6 +73,9 @@ export class IoPageTable {
   /** Bytes one last-level table covers, and its reciprocal. */
   #regionSize = 0;
   #regionInv = 0;
+  /** Size of the smallest leaf (the last level's entries), and its reciprocal. */
+  #leafSize = 0;
+  #leafInv = 0;
   /**
    * The last-level table the latest walk went through and the first IOVA it
    * covers. Tables are never freed and a slot that holds a table never
@@ -149,6 +152,8 @@ export class IoPageTable {
     this.#last = this.levels - 1;
     this.#regionSize = this.granule * this.#slots;
     this.#regionInv = 1 / this.#regionSize;
+    this.#leafSize = this.granule;
+    this.#leafInv = 1 / this.granule;
     this.#root = new Table(this.#slots, this.levels === 1);
   }
 
@@ -162,11 +167,15 @@ export class IoPageTable {
    * table is missing.
    */
   #tableAt(va: number, depth: number, create: boolean): Table | null {
-    const last = this.#last;
-    if (depth === last) {
+    if (depth === this.#last) {
       const off = va - this.#lastBase;
       if (off >= 0 && off < this.#regionSize) return this.#lastTable;
     }
+    return this.#tableWalk(va, depth, create);
+  }
+
+  #tableWalk(va: number, depth: number, create: boolean): Table | null {
+    const last = this.#last;
     const mask = this.#mask;
     const inv = this.#levelInv;
     let t = this.#root;
@@ -246,30 +255,39 @@ export class IoPageTable {
    * Returns the leaf's size, or 0 when nothing was unmapped.
    */
   unmapLeaf(iova: number, maxSize: number): number {
+    const off = iova - this.#lastBase;
+    if (off >= 0 && off < this.#regionSize) {
+      // The cached last-level table (iova ≥ 0 here): its leaves are the smallest pages.
+      const t = this.#lastTable!;
+      const idx = (iova * this.#leafInv) & this.#mask;
+      const size = this.#leafSize;
+      if (t.kind[idx] !== LEAF) return 0;
+      if (iova - Math.floor(iova * this.#leafInv) * size !== 0 || size > maxSize) return 0;
+      t.kind[idx] = EMPTY;
+      t.used--;
+      this.stats.pteClears++;
+      return size;
+    }
+    return this.#unmapLeafWalk(iova, maxSize);
+  }
+
+  #unmapLeafWalk(iova: number, maxSize: number): number {
     if (!(iova >= 0)) return 0;
     const mask = this.#mask;
     const last = this.#last;
     let t: Table = this.#root;
     let d = 0;
     let idx = 0;
-    const off = iova - this.#lastBase;
-    if (off >= 0 && off < this.#regionSize) {
-      t = this.#lastTable!;
-      d = last;
-      idx = (iova * this.#levelInv[last]!) & mask;
-      if (t.kind[idx] !== LEAF) return 0;
-    } else {
-      for (; ; d++) {
-        if (d > last) return 0;
-        idx = (iova * this.#levelInv[d]!) & mask;
-        const k = t.kind[idx]!;
-        if (k === LEAF) break;
-        if (k === EMPTY) return 0;
-        t = t.next[idx]!;
-        if (d + 1 === last) {
-          this.#lastTable = t;
-          this.#lastBase = Math.floor(iova * this.#regionInv) * this.#regionSize;
-        }
+    for (; ; d++) {
+      if (d > last) return 0;
+      idx = (iova * this.#levelInv[d]!) & mask;
+      const k = t.kind[idx]!;
+      if (k === LEAF) break;
+      if (k === EMPTY) return 0;
+      t = t.next[idx]!;
+      if (d + 1 === last) {
+        this.#lastTable = t;
+        this.#lastBase = Math.floor(iova * this.#regionInv) * this.#regionSize;
       }
     }
     const size = this.#levelSize[d]!;
@@ -282,21 +300,25 @@ export class IoPageTable {
 
   /** Walks to the leaf covering `iova`; fills `out` and returns true, or false when not mapped. */
   lookup(iova: number, out: PteLookup): boolean {
-    if (!(iova >= 0)) return false;
-    const mask = this.#mask;
-    const last = this.#last;
     const off = iova - this.#lastBase;
     if (off >= 0 && off < this.#regionSize) {
       const t = this.#lastTable!;
-      const inv = this.#levelInv[last]!;
-      const idx = (iova * inv) & mask;
+      const inv = this.#leafInv;
+      const idx = (iova * inv) & this.#mask;
       if (t.kind[idx] !== LEAF) return false;
-      const size = this.#levelSize[last]!;
+      const size = this.#leafSize;
       out.pa = t.pa[idx]! + (iova - Math.floor(iova * inv) * size);
       out.prot = t.prot[idx]!;
       out.pageSize = size;
       return true;
     }
+    return this.#lookupWalk(iova, out);
+  }
+
+  #lookupWalk(iova: number, out: PteLookup): boolean {
+    if (!(iova >= 0)) return false;
+    const mask = this.#mask;
+    const last = this.#last;
     let t: Table = this.#root;
     for (let d = 0; d <= last; d++) {
       const inv = this.#levelInv[d]!;
@@ -321,6 +343,14 @@ export class IoPageTable {
 
   /** iommu_iova_to_phys(): 0 when not mapped. */
   iovaToPhys(iova: number): number {
-    return this.lookup(iova, this.#probe) ? this.#probe.pa : 0;
+    const off = iova - this.#lastBase;
+    if (off >= 0 && off < this.#regionSize) {
+      const t = this.#lastTable!;
+      const inv = this.#leafInv;
+      const idx = (iova * inv) & this.#mask;
+      if (t.kind[idx] !== LEAF) return 0;
+      return t.pa[idx]! + (iova - Math.floor(iova * inv) * this.#leafSize);
+    }
+    return this.#lookupWalk(iova, this.#probe) ? this.#probe.pa : 0;
   }
 }
