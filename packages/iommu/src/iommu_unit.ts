@@ -125,6 +125,10 @@ export class IommuUnit implements DomainOwner {
 
   /** A new domain of `type`; paging types get a page table of the unit's format. */
   allocDomain(type: number): IommuDomain {
+    if (!DOMAIN_TYPES.includes(type))
+      throw new RangeError(
+        `allocDomain: type must be DOMAIN_BLOCKED (0), DOMAIN_UNMANAGED (1), DOMAIN_DMA (3), DOMAIN_IDENTITY (4) or DOMAIN_DMA_FQ (11), got ${describeArg(type)}`,
+      );
     if (type === DOMAIN_IDENTITY) return this.identityDomain;
     if (type === DOMAIN_BLOCKED) return this.blockedDomain;
     if ((type & DOMAIN_BIT_PAGING) === 0)
@@ -133,6 +137,11 @@ export class IommuUnit implements DomainOwner {
   }
 
   attachDevice(deviceId: string, domain: IommuDomain): void {
+    checkId("attachDevice", "deviceId", deviceId);
+    if (!(domain instanceof IommuDomain))
+      throw new TypeError(
+        `attachDevice: domain must be an IommuDomain (from allocDomain), got ${describeArg(domain)}`,
+      );
     this.#lastDevice = null;
     this.#attached.set(deviceId, domain);
     if (!this.#groups.has(deviceId)) this.#groups.set(deviceId, deviceId);
@@ -153,10 +162,14 @@ export class IommuUnit implements DomainOwner {
   }
 
   addToGroup(deviceId: string, groupId: string): void {
+    checkId("addToGroup", "deviceId", deviceId);
+    checkId("addToGroup", "groupId", groupId);
     this.#groups.set(deviceId, groupId);
   }
 
   onFault(fn: (f: FaultRecord) => void): () => void {
+    if (typeof fn !== "function")
+      throw new TypeError(`onFault: the listener must be a function, got ${describeArg(fn)}`);
     this.#faultListeners.push(fn);
     return () => this.#faultListeners.splice(this.#faultListeners.indexOf(fn), 1);
   }
@@ -314,6 +327,21 @@ function describeArg(v: unknown): string {
 }
 
 const RESERVED_TYPES = ["direct", "msi", "sw-msi", "reserved"];
+
+const DOMAIN_TYPES: readonly number[] = [
+  DOMAIN_BLOCKED,
+  DOMAIN_BIT_PAGING,
+  DOMAIN_BIT_PAGING | 2,
+  DOMAIN_IDENTITY,
+  DOMAIN_BIT_PAGING | 2 | 8,
+];
+
+function checkId(fn: string, what: string, v: unknown): void {
+  if (typeof v !== "string" || v === "")
+    throw new TypeError(
+      `${fn}: ${what} must be a requester or stream id (a non-empty string), got ${describeArg(v)}`,
+    );
+}
 
 function isAddress(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 52;
