@@ -163,6 +163,8 @@ interface Devres {
 
 const PAGE_COOKIE_BASE = 2 ** 51 + 2 ** 50; // not in any mapped kernel region
 const REMAP_BASE = 2 ** 50 + 2 ** 48 + 2 ** 47; // uncached aliases inside the vmalloc window's upper half
+/** cpuFill writes up to this many bytes from a reused buffer. */
+const FILL_SCRATCH_MAX = 2 ** 20;
 
 /** kernel.devices: a Map that counts its changes, so a device check can be remembered until the map changes. */
 class DeviceMap extends Map<string, Device> {
@@ -235,6 +237,7 @@ export class DmaKernel implements KernelContext {
   #okDev: Device | null = null;
   #okDevVersion = -1;
   readonly #swiotlbDevs = new Map<Device, SwiotlbDevice>();
+  #fillScratch = new Uint8Array(4096);
 
   constructor(options: DmaKernelOptions) {
     if (!options || typeof options !== "object" || !options.platform) {
@@ -2117,7 +2120,18 @@ export class DmaKernel implements KernelContext {
 
   /** memset() through the CPU. */
   cpuFill(va: number, len: number, byte: number): void {
-    this.cpuWrite(va, new Uint8Array(len).fill(byte));
+    // Up to 1 MiB the bytes come from a reused buffer (the cache and memory copy them, nothing keeps it).
+    if (!(Number.isInteger(len) && len > 0 && len <= FILL_SCRATCH_MAX)) {
+      this.cpuWrite(va, new Uint8Array(len).fill(byte));
+      return;
+    }
+    if (this.#fillScratch.length < len)
+      this.#fillScratch = new Uint8Array(
+        Math.min(FILL_SCRATCH_MAX, 2 ** Math.ceil(Math.log2(len))),
+      );
+    const buf = this.#fillScratch;
+    buf.fill(byte, 0, len);
+    this.cpuWrite(va, len === buf.length ? buf : buf.subarray(0, len));
   }
 
   // ---------------------------------------------------------------- KernelContext services
