@@ -4,8 +4,8 @@
 // STARTED after they were queued has FINISHED. Per-CPU rings of 256 entries
 // with a 10 ms timer, or (IOMMUs whose flushes a hypervisor shadows) one
 // global ring of 32768 entries with a 1 s timer.
-import type { IovaDomain } from "./iova.ts";
-import type { TimerClock } from "./rcache.ts";
+import { IovaDomain } from "./iova.ts";
+import { checkTimerClock, type TimerClock } from "./rcache.ts";
 
 /** Ring size per CPU (kernel: IOVA_DEFAULT_FQ_SIZE). */
 export const IOVA_DEFAULT_FQ_SIZE = 256;
@@ -30,6 +30,7 @@ export class ManualClock implements TimerClock {
   }
 
   setTimer(atNs: number, fn: () => void): unknown {
+    if (typeof fn !== "function") throw new TypeError("setTimer: fn must be a function");
     if (!Number.isFinite(atNs))
       throw new RangeError(`setTimer: atNs must be a finite time in ns, got ${atNs}`);
     const t = { at: Math.max(atNs, this.#now), seq: this.#seq++, fn };
@@ -145,9 +146,33 @@ export class FlushQueue {
     clock: TimerClock,
     options: FlushQueueOptions = {},
   ) {
+    if (!(iovad instanceof IovaDomain))
+      throw new TypeError(`FlushQueue: iovad must be an IovaDomain, got ${String(iovad)}`);
+    if (typeof flushIotlbAll !== "function")
+      throw new TypeError(
+        `FlushQueue: flushIotlbAll must be a function, got ${String(flushIotlbAll)}`,
+      );
+    if (clock === null || clock === undefined)
+      throw new TypeError("FlushQueue: clock must be a TimerClock (the flush timer runs on it)");
+    checkTimerClock("FlushQueue", clock);
+    if (options === null || typeof options !== "object")
+      throw new TypeError(`FlushQueue: options must be an object, got ${String(options)}`);
+    for (const k of Object.keys(options))
+      if (k !== "shadowOnFlush" && k !== "cpus" && k !== "releasePages")
+        throw new RangeError(
+          `FlushQueue: unknown option ${JSON.stringify(k)}; the options are shadowOnFlush, cpus, releasePages`,
+        );
+    if (options.shadowOnFlush !== undefined && typeof options.shadowOnFlush !== "boolean")
+      throw new TypeError(
+        `FlushQueue: shadowOnFlush must be true or false, got ${String(options.shadowOnFlush)}`,
+      );
+    if (options.releasePages !== undefined && typeof options.releasePages !== "function")
+      throw new TypeError(
+        `FlushQueue: releasePages must be a function, got ${String(options.releasePages)}`,
+      );
     const cpus = options.cpus ?? 1;
-    if (!Number.isInteger(cpus) || cpus < 1)
-      throw new RangeError(`FlushQueue: cpus must be a positive integer, got ${cpus}`);
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 4096)
+      throw new RangeError(`FlushQueue: cpus must be an integer from 1 to 4096, got ${cpus}`);
     this.#iovad = iovad;
     this.#flushIotlbAll = flushIotlbAll;
     this.#clock = clock;

@@ -282,6 +282,13 @@ export class IovaDomain {
         `IovaDomain: granule must be a power of two up to 65536, got ${granule}`,
       );
     checkPfn("IovaDomain", "startPfn", startPfn);
+    if (options === null || typeof options !== "object")
+      throw new TypeError(`IovaDomain: options must be an object, got ${String(options)}`);
+    for (const k of Object.keys(options))
+      if (k !== "cpus" && k !== "clock")
+        throw new RangeError(
+          `IovaDomain: unknown option ${JSON.stringify(k)}; the options are cpus, clock`,
+        );
     this.granule = granule;
     this.startPfn = startPfn;
     this.dma32BitPfn = 2 ** 32 / granule;
@@ -311,6 +318,10 @@ export class IovaDomain {
     this.#checkAlive("allocIova");
     checkCount("allocIova", "size", size);
     checkPfn("allocIova", "limitPfn", limitPfn);
+    if (typeof sizeAligned !== "boolean")
+      throw new TypeError(
+        `allocIova: sizeAligned must be true or false, got ${String(sizeAligned)}`,
+      );
     // kernel: alloc_iova passes limit_pfn + 1 down as an exclusive bound.
     return this.#allocAndInsertRange(size, limitPfn + 1, sizeAligned);
   }
@@ -395,7 +406,7 @@ export class IovaDomain {
     const node = iova as IovaNode;
     if (!(node instanceof IovaNode) || this.#tree.find(node.pfnLo) !== node)
       throw new IovaError(
-        `freeIovaNode: [${iova.pfnLo}, ${iova.pfnHi}] is not allocated in this domain`,
+        `freeIovaNode: [${iova?.pfnLo}, ${iova?.pfnHi}] is not allocated in this domain`,
       );
     this.#freeNode(node);
   }
@@ -407,6 +418,8 @@ export class IovaDomain {
    */
   freeIova(pfn: number): void {
     this.#checkAlive("freeIova");
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn > IOVA_ANCHOR_PFN)
+      throw new RangeError(`freeIova: pfn must be an integer pfn from 0 to 2^52, got ${pfn}`);
     const node = this.#tree.find(pfn);
     if (node === null) throw new IovaError(`freeIova: pfn ${pfn} is not allocated`);
     this.#freeNode(node);

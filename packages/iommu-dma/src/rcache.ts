@@ -24,11 +24,33 @@ export interface TimerClock {
   clearTimer(handle: unknown): void;
 }
 
+/** A TimerClock (the machine's Clock, a ManualClock) or null; throws a TypeError naming `what` otherwise. */
+export function checkTimerClock(what: string, clock: unknown): void {
+  if (clock === null || clock === undefined) return;
+  const c = clock as { now?: unknown; setTimer?: unknown; clearTimer?: unknown };
+  if (
+    typeof c !== "object" ||
+    typeof c.now !== "function" ||
+    typeof c.setTimer !== "function" ||
+    typeof c.clearTimer !== "function"
+  )
+    throw new TypeError(
+      `${what}: clock must be a TimerClock (now, setTimer, clearTimer) or null, got ${String(clock)}`,
+    );
+}
+
 /** order_base_2(size) for size ≥ 1: the rcache size class. */
 export function iovaSizeClass(size: number): number {
   if (size <= 1) return 0;
   // fls(size − 1); sizes beyond 2^31 are far above every class anyway.
   return size > 2 ** 31 ? 32 : 32 - Math.clz32(size - 1);
+}
+
+function checkSizeClass(fn: string, c: number): void {
+  if (!Number.isInteger(c) || c < 0 || c >= IOVA_RANGE_CACHE_MAX_SIZE)
+    throw new RangeError(
+      `IovaRcache.${fn}: sizeClass must be an integer from 0 to ${IOVA_RANGE_CACHE_MAX_SIZE - 1}, got ${String(c)}`,
+    );
 }
 
 /** struct iova_magazine: a stack of up to IOVA_MAG_SIZE pfns. */
@@ -114,8 +136,11 @@ export class IovaRcache {
   #clock: TimerClock | null;
 
   constructor(freePfn: (pfn: number) => void, cpus = 1, clock: TimerClock | null = null) {
-    if (!Number.isInteger(cpus) || cpus < 1)
-      throw new RangeError(`IovaRcache: cpus must be a positive integer, got ${cpus}`);
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 4096)
+      throw new RangeError(`IovaRcache: cpus must be an integer from 1 to 4096, got ${cpus}`);
+    if (typeof freePfn !== "function")
+      throw new TypeError(`IovaRcache: freePfn must be a function, got ${String(freePfn)}`);
+    checkTimerClock("IovaRcache", clock);
     this.#freePfn = freePfn;
     this.cpus = cpus;
     this.#clock = clock;
@@ -133,6 +158,7 @@ export class IovaRcache {
 
   /** Gives the depot trimmer a clock; a pending trim keeps its old timer. */
   setClock(clock: TimerClock | null): void {
+    checkTimerClock("IovaRcache.setClock", clock);
     this.#clock = clock;
   }
 
@@ -289,16 +315,19 @@ export class IovaRcache {
 
   /** Full magazines waiting in the depot of one size class. */
   depotSize(sizeClass: number): number {
+    checkSizeClass("depotSize", sizeClass);
     return this.#depot[sizeClass]?.length ?? 0;
   }
 
   /** Whether the trim work of a size class is pending. */
   trimPending(sizeClass: number): boolean {
+    checkSizeClass("trimPending", sizeClass);
     return (this.#trimTimer[sizeClass] ?? null) !== null;
   }
 
   /** pfns in `cpu`'s loaded and prev magazines of a class (loaded first, bottom to top). */
   magazineContents(sizeClass: number, cpu: number): { loaded: number[]; prev: number[] } {
+    checkSizeClass("magazineContents", sizeClass);
     const i = this.#slot(sizeClass, cpu);
     const l = this.#loaded[i]!;
     const p = this.#prev[i]!;
