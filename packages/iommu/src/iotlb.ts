@@ -54,6 +54,14 @@ export class Iotlb {
    */
   #lastKey = -1;
   #lastEntry: IotlbEntry | null = null;
+  /**
+   * Bounds of every key inserted since the IOTLB was last empty (a superset
+   * of the keys present): a range wholly outside them holds no entry, so
+   * marking or invalidating it needs no lookup (a Map lookup boxes each key
+   * above 2^31).
+   */
+  #minKey = Number.POSITIVE_INFINITY;
+  #maxKey = Number.NEGATIVE_INFINITY;
 
   constructor(options: IotlbOptions = {}) {
     if (options === null || typeof options !== "object")
@@ -122,6 +130,12 @@ export class Iotlb {
     e.pa = pa;
     e.prot = prot;
     e.stale = false;
+    if (this.#entries.size === 0) {
+      this.#minKey = Number.POSITIVE_INFINITY;
+      this.#maxKey = Number.NEGATIVE_INFINITY;
+    }
+    if (key < this.#minKey) this.#minKey = key;
+    if (key > this.#maxKey) this.#maxKey = key;
     this.#entries.set(key, e);
     this.stats.fills++;
   }
@@ -130,14 +144,14 @@ export class Iotlb {
   markStale(domainId: number, firstPfn: number, pages: number): void {
     const entries = this.#entries;
     if (entries.size === 0) return;
+    const lo = Iotlb.key(domainId, firstPfn);
+    if (lo > this.#maxKey || lo + pages <= this.#minKey) return;
     if (pages <= entries.size) {
-      const lo = Iotlb.key(domainId, firstPfn);
       for (let p = 0; p < pages; p++) {
         const e = entries.get(lo + p);
         if (e !== undefined) e.stale = true;
       }
     } else {
-      const lo = Iotlb.key(domainId, firstPfn);
       const hi = lo + pages;
       for (const [k, e] of entries) if (k >= lo && k < hi) e.stale = true;
     }
@@ -145,7 +159,10 @@ export class Iotlb {
 
   invalidateRange(domainId: number, firstPfn: number, pages: number): void {
     this.stats.invalidations.range++;
-    if (this.#entries.size !== 0) this.#invalidateEntries(domainId, firstPfn, pages);
+    if (this.#entries.size === 0) return;
+    const lo = Iotlb.key(domainId, firstPfn);
+    if (lo > this.#maxKey || lo + pages <= this.#minKey) return;
+    this.#invalidateEntries(domainId, firstPfn, pages);
   }
 
   #invalidateEntries(domainId: number, firstPfn: number, pages: number): void {
