@@ -89,10 +89,9 @@ export function DMA_BIT_MASK(n: number): bigint {
 
 /** A 64-bit kernel quantity as the fast number limit the model uses inside (capped below 2^52). */
 export function u64ToLimit(v: bigint): number {
-  return v >= NO_LIMIT_BIG ? NO_LIMIT : Number(v);
+  // Number() rounds monotonically and is exact below NO_LIMIT, so the number decides as the bigint would.
+  return Math.min(Number(v), NO_LIMIT);
 }
-
-const NO_LIMIT_BIG = BigInt(NO_LIMIT);
 
 /** The kernel's min_not_zero() on 64-bit values. */
 export function minNotZero(a: bigint, b: bigint): bigint {

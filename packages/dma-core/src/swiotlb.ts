@@ -194,6 +194,7 @@ export class SwiotlbMem {
   #used = 0;
   #hiwater = 0;
   readonly #buf = new Uint8Array(IO_TLB_SEGSIZE * IO_TLB_SIZE);
+  readonly #pageBuf = new Uint8Array(PAGE_SIZE);
 
   constructor(options: SwiotlbMemOptions) {
     const { start, nslabs } = options;
@@ -426,7 +427,9 @@ export class SwiotlbMem {
       );
       len = allocSize;
     }
-    const buf = len <= this.#buf.length ? this.#buf : new Uint8Array(len);
+    // A whole-page bounce uses a page-sized buffer: the cache copies it without a subarray view.
+    const buf =
+      len === PAGE_SIZE ? this.#pageBuf : len <= this.#buf.length ? this.#buf : new Uint8Array(len);
     if (dir === DMA_TO_DEVICE) {
       this.#cpu.cpuReadInto(origAddr, buf, 0, len);
       this.#cpu.cpuWrite(tlb, buf, 0, len);
