@@ -5,7 +5,8 @@
 // would give: insertion order, a re-recorded live pfn keeping its place.
 
 const EMPTY = -1;
-const TWO32 = 4294967296;
+/** 2^-32, so the high word of a pfn is a multiply (exact) rather than a divide. */
+const INV_TWO32 = 1 / 4294967296;
 
 export class LiveIovas {
   #shift = 32 - 4;
@@ -24,7 +25,7 @@ export class LiveIovas {
 
   #home(pfn: number): number {
     const lo = pfn >>> 0;
-    const hi = (pfn / TWO32) >>> 0;
+    const hi = (pfn * INV_TWO32) >>> 0;
     return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> this.#shift;
   }
 

@@ -16,6 +16,14 @@ export function modulo(x: number, a: number): number {
   return r >= 0 && r < a ? r : x % a;
 }
 
+/**
+ * x % a === 0 for a power of two `a` whose reciprocal is `inv`: every step is
+ * exact for any double, so no fallback is needed.
+ */
+function isMultiple(x: number, a: number, inv: number): boolean {
+  return x - Math.trunc(x * inv) * a === 0;
+}
+
 /** modulo() by a power of two `a` whose reciprocal `inv` is known: a multiply instead of a divide. */
 export function moduloPow2(x: number, a: number, inv: number): number {
   const r = x - Math.trunc(x * inv) * a;
@@ -175,9 +183,9 @@ export class IommuDomain {
     const min = this.#min;
     const inv = this.#minInv;
     if (
-      moduloPow2(iova, min, inv) !== 0 ||
-      moduloPow2(paddr, min, inv) !== 0 ||
-      moduloPow2(size, min, inv) !== 0 ||
+      !isMultiple(iova, min, inv) ||
+      !isMultiple(paddr, min, inv) ||
+      !isMultiple(size, min, inv) ||
       size === 0
     )
       return -EINVAL;
@@ -236,7 +244,7 @@ export class IommuDomain {
     if (pt === null) return 0;
     const min = this.#min;
     const inv = this.#minInv;
-    if (moduloPow2(iova, min, inv) !== 0 || moduloPow2(size, min, inv) !== 0) return 0;
+    if (!isMultiple(iova, min, inv) || !isMultiple(size, min, inv)) return 0;
     let done = 0;
     while (done < size) {
       const a = iova + done;
