@@ -158,7 +158,7 @@ export class IoPageTable {
   }
 
   #depthForSize(size: number): number {
-    return this.#levelSize.indexOf(size);
+    return size === this.#leafSize ? this.#last : this.#levelSize.indexOf(size);
   }
 
   /**
