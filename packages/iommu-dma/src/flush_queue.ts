@@ -4,7 +4,8 @@
 // STARTED after they were queued has FINISHED. Per-CPU rings of 256 entries
 // with a 10 ms timer, or (IOMMUs whose flushes a hypervisor shadows) one
 // global ring of 32768 entries with a 1 s timer.
-import { IovaDomain } from "./iova.ts";
+import { describeArg } from "./describe.ts";
+import { IOVA_ANCHOR_PFN, IovaDomain } from "./iova.ts";
 import { checkTimerClock, type TimerClock } from "./rcache.ts";
 
 /** Ring size per CPU (kernel: IOVA_DEFAULT_FQ_SIZE). */
@@ -133,6 +134,8 @@ export class FlushQueue {
   readonly #releasePages: ((count: number) => void) | null;
   readonly #rings: Ring[];
   readonly #mask: number;
+  /** CPUs queue() takes: each needs a ring (per-CPU mode) and an rcache slot for the frees. */
+  readonly #cpuEnd: number;
   /** fq_flush_start_cnt / fq_flush_finish_cnt */
   #startCnt = 0;
   #finishCnt = 0;
@@ -182,6 +185,7 @@ export class FlushQueue {
     this.timeoutNs = this.single ? IOVA_SINGLE_FQ_TIMEOUT_NS : IOVA_DEFAULT_FQ_TIMEOUT_NS;
     this.#mask = this.size - 1;
     this.#rings = Array.from({ length: this.single ? 1 : cpus }, () => new Ring(this.size));
+    this.#cpuEnd = this.single ? iovad.rcache.cpus : Math.min(cpus, iovad.rcache.cpus);
     if (iovad.rcache.clock === null) iovad.rcache.setClock(clock);
   }
 
@@ -222,11 +226,25 @@ export class FlushQueue {
    * flush-all; the timer is armed if it is not.
    */
   queue(pfn: number, pages: number, freelistPages = 0, cpu = 0): void {
-    const r = this.#rings[this.single ? 0 : cpu];
-    if (r === undefined || !Number.isInteger(cpu))
-      throw new RangeError(
-        `FlushQueue.queue: cpu must be an integer from 0 to ${this.#rings.length - 1}, got ${cpu}`,
-      );
+    // One inlinable test, so that nothing the later free would choke on is
+    // stored; what failed is worked out, and thrown, out of line.
+    if (
+      !(
+        Number.isInteger(pfn) &&
+        pfn >= 0 &&
+        pfn < IOVA_ANCHOR_PFN &&
+        Number.isInteger(pages) &&
+        pages >= 1 &&
+        Number.isInteger(freelistPages) &&
+        freelistPages >= 0 &&
+        freelistPages < IOVA_ANCHOR_PFN &&
+        Number.isInteger(cpu) &&
+        cpu >= 0 &&
+        cpu < this.#cpuEnd
+      )
+    )
+      this.#badQueue(pfn, pages, freelistPages, cpu);
+    const r = this.#rings[this.single ? 0 : cpu]!;
     const mask = this.#mask;
     this.#ringFree(r, cpu);
     if (((r.tail + 1) & mask) === r.head) {
@@ -248,6 +266,25 @@ export class FlushQueue {
       this.#timerCpu = cpu;
       this.#timer = this.#clock.setTimer(this.#clock.now() + this.timeoutNs, () => this.#timeout());
     }
+  }
+
+  /** The first failing check of queue(), thrown. */
+  #badQueue(pfn: number, pages: number, freelistPages: number, cpu: number): never {
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn >= IOVA_ANCHOR_PFN)
+      throw new RangeError(
+        `FlushQueue.queue: pfn must be an integer pfn from 0 to 2^52 - 1, got ${describeArg(pfn)}`,
+      );
+    if (!Number.isInteger(pages) || pages < 1)
+      throw new RangeError(
+        `FlushQueue.queue: pages must be a positive integer number of granules, got ${describeArg(pages)}`,
+      );
+    if (!Number.isInteger(freelistPages) || freelistPages < 0 || freelistPages >= IOVA_ANCHOR_PFN)
+      throw new RangeError(
+        `FlushQueue.queue: freelistPages must be a non-negative integer below 2^52, got ${describeArg(freelistPages)}`,
+      );
+    throw new RangeError(
+      `FlushQueue.queue: cpu must be an integer from 0 to ${this.#cpuEnd - 1}, got ${describeArg(cpu)}`,
+    );
   }
 
   /** fq_flush_timeout(): disarm, flush-all, then release every ring. */

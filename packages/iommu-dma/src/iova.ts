@@ -8,6 +8,7 @@
 // The kernel's rbtree is replaced by a treap (same ordered-set semantics:
 // insert, delete, predecessor, successor, lookup, all O(log n) expected).
 // Only the order of the ranges is observable, so results are identical.
+import { describeArg } from "./describe.ts";
 import { IOVA_RANGE_CACHE_MAX_SIZE, IovaRcache, type TimerClock } from "./rcache.ts";
 
 /** One allocated range (struct iova): pfns [pfnLo, pfnHi], both inclusive. */
@@ -219,6 +220,12 @@ export interface IovaStats {
   treeFrees: number;
   /** alloc_iova_fast's "flush every cache and retry". */
   rcacheFlushes: number;
+  /**
+   * pfns the rcache gave back that no range holds (freeIovaFast of a pfn
+   * that was never allocated): skipped, as the kernel's
+   * iova_magazine_free_pfns() does after its WARN_ON.
+   */
+  unknownCachedFrees: number;
   /** Tree nodes now: allocated, reserved, and the anchor. */
   nodes: number;
   reservedNodes: number;
@@ -234,12 +241,23 @@ export interface IovaDomainOptions {
 
 function checkCount(fn: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1)
-    throw new RangeError(`${fn}: ${name} must be a positive integer number of granules, got ${v}`);
+    throw new RangeError(
+      `${fn}: ${name} must be a positive integer number of granules, got ${describeArg(v)}`,
+    );
 }
 
 function checkPfn(fn: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v >= IOVA_ANCHOR_PFN)
-    throw new RangeError(`${fn}: ${name} must be an integer pfn from 0 to 2^52 - 1, got ${v}`);
+    throw new RangeError(
+      `${fn}: ${name} must be an integer pfn from 0 to 2^52 - 1, got ${describeArg(v)}`,
+    );
+}
+
+/** The error for the one argument left when the others passed: the CPU. */
+function cpuError(fn: string, cpu: number, cpus: number): RangeError {
+  return new RangeError(
+    `${fn}: cpu must be an integer from 0 to ${cpus - 1}, got ${describeArg(cpu)}`,
+  );
 }
 
 /** struct iova_domain: init_iova_domain() + iova_domain_init_rcaches(). */
@@ -268,6 +286,7 @@ export class IovaDomain {
   #walkSteps = 0;
   #treeFrees = 0;
   #rcacheFlushes = 0;
+  #unknownCachedFrees = 0;
   #reservedNodes = 0;
 
   constructor(granule: number, startPfn: number, options: IovaDomainOptions = {}) {
@@ -298,7 +317,7 @@ export class IovaDomain {
     this.#cachedNode = this.#anchor;
     this.#cached32Node = this.#anchor;
     this.rcache = new IovaRcache(
-      (pfn) => this.freeIova(pfn),
+      (pfn) => this.#freeCachedPfn(pfn),
       options.cpus ?? 1,
       options.clock ?? null,
     );
@@ -430,6 +449,28 @@ export class IovaDomain {
       throw new IovaError(
         `freeIova: [${node.pfnLo}, ${node.pfnHi}] is reserved and is never freed`,
       );
+    this.#removeNode(node);
+  }
+
+  /**
+   * iova_magazine_free_pfns(), for one pfn the rcache gives back (a flush,
+   * a depot trim): the range holding it is removed (remove_iova(), which
+   * does not look at the reserved flag); a pfn no range holds is skipped
+   * (the kernel's WARN_ON(!iova); continue) and counted. It never throws:
+   * it runs later, from a flush or a timer, far from the bad free.
+   */
+  #freeCachedPfn(pfn: number): void {
+    const node = this.#tree.find(pfn);
+    if (node === null || node === this.#anchor) {
+      this.#unknownCachedFrees++;
+      return;
+    }
+    if (node.reserved) this.#reservedNodes--;
+    this.#removeNode(node);
+  }
+
+  /** remove_iova(): __cached_rbnode_delete_update(), then out of the tree. */
+  #removeNode(node: IovaNode): void {
     const next = this.#tree.next(node)!; // the anchor is above every real node
     const c32 = this.#cached32Node;
     if (node === c32 || (node.pfnHi < this.dma32BitPfn && node.pfnLo >= c32.pfnLo))
@@ -487,9 +528,22 @@ export class IovaDomain {
    * and the tree is tried once more.
    */
   allocIovaFast(size: number, limitPfn: number, flushRcache: boolean, cpu = 0): number {
-    this.#checkAlive("allocIovaFast");
-    checkCount("allocIovaFast", "size", size);
-    checkPfn("allocIovaFast", "limitPfn", limitPfn);
+    // One inlinable test; what failed is worked out, and thrown, out of line.
+    if (
+      !(
+        Number.isInteger(size) &&
+        size >= 1 &&
+        Number.isInteger(limitPfn) &&
+        limitPfn >= 0 &&
+        limitPfn < IOVA_ANCHOR_PFN &&
+        typeof flushRcache === "boolean" &&
+        Number.isInteger(cpu) &&
+        cpu >= 0 &&
+        cpu < this.rcache.cpus
+      ) ||
+      this.#dead
+    )
+      this.#badFastAlloc(size, limitPfn, flushRcache, cpu);
     this.#fastAllocs++;
     if (size < RCACHE_ROUNDUP_BELOW) size = roundupPowOfTwo(size);
     const cached = this.rcache.get(size, limitPfn + 1, cpu);
@@ -514,11 +568,43 @@ export class IovaDomain {
    * kernel, a pfn that goes to the rcache is not checked against the tree.
    */
   freeIovaFast(pfn: number, size: number, cpu = 0): void {
-    this.#checkAlive("freeIovaFast");
-    checkCount("freeIovaFast", "size", size);
+    if (
+      !(
+        Number.isInteger(pfn) &&
+        pfn >= 0 &&
+        pfn < IOVA_ANCHOR_PFN &&
+        Number.isInteger(size) &&
+        size >= 1 &&
+        Number.isInteger(cpu) &&
+        cpu >= 0 &&
+        cpu < this.rcache.cpus
+      ) ||
+      this.#dead
+    )
+      this.#badFastFree(pfn, size, cpu);
     this.#fastFrees++;
     if (this.rcache.insert(pfn, size, cpu)) return;
     this.freeIova(pfn);
+  }
+
+  /** The first failing check of allocIovaFast, thrown (out of line: the hot function stays small). */
+  #badFastAlloc(size: number, limitPfn: number, flushRcache: unknown, cpu: number): never {
+    this.#checkAlive("allocIovaFast");
+    checkCount("allocIovaFast", "size", size);
+    checkPfn("allocIovaFast", "limitPfn", limitPfn);
+    if (typeof flushRcache !== "boolean")
+      throw new TypeError(
+        `allocIovaFast: flushRcache must be true or false, got ${describeArg(flushRcache)}`,
+      );
+    throw cpuError("allocIovaFast", cpu, this.rcache.cpus);
+  }
+
+  /** The first failing check of freeIovaFast, thrown. */
+  #badFastFree(pfn: number, size: number, cpu: number): never {
+    this.#checkAlive("freeIovaFast");
+    checkPfn("freeIovaFast", "pfn", pfn);
+    checkCount("freeIovaFast", "size", size);
+    throw cpuError("freeIovaFast", cpu, this.rcache.cpus);
   }
 
   /**
@@ -567,6 +653,7 @@ export class IovaDomain {
       walkSteps: this.#walkSteps,
       treeFrees: this.#treeFrees,
       rcacheFlushes: this.#rcacheFlushes,
+      unknownCachedFrees: this.#unknownCachedFrees,
       nodes: this.#tree.count,
       reservedNodes: this.#reservedNodes,
       max32AllocSize: this.max32AllocSize,

@@ -297,6 +297,26 @@ test("simulator misuse: bad arguments are RangeErrors, unknown frees and use aft
   assertThrows(() => d.allocIovaFast(1, LIMIT32_PFN, false), IovaError, "put");
 });
 
+test("free_iova_fast of a never-allocated pfn: cached as in the kernel, and the flush that gives it back skips it (iova_magazine_free_pfns' WARN_ON and continue)", () => {
+  const d = new IovaDomain(GRANULE, 1);
+  const live = d.allocIovaFast(1, LIMIT32_PFN, false);
+  d.freeIovaFast(0x7000, 1);
+  d.freeIovaFast(live, 1);
+  assertEquals(d.rcache.magazineContents(0, 0).loaded, [0x7000, live], "both cached, unchecked");
+  d.rcache.flushAll();
+  assertEquals(d.liveRanges(), [], "the real range went back to the tree");
+  assertEquals(d.stats().unknownCachedFrees, 1, "the unknown pfn was skipped and counted");
+  const p = d.allocIovaFast(1, LIMIT32_PFN, false);
+  assert(p > 0, "the allocator still works");
+  // Ill-typed pfns and sizes are refused before anything is cached.
+  assertThrows(() => d.freeIovaFast(Number.NaN, 1), RangeError, "freeIovaFast: pfn");
+  assertThrows(() => d.freeIovaFast("4096" as never, 1), RangeError, 'got "4096"');
+  assertThrows(() => d.freeIovaFast(p, 1.5), RangeError, "freeIovaFast: size");
+  assertThrows(() => d.freeIovaFast(p, 1, 1), RangeError, "freeIovaFast: cpu");
+  assertThrows(() => d.allocIovaFast(1, LIMIT32_PFN, 0 as never), TypeError, "flushRcache");
+  assertEquals(d.stats().fastFrees, 2, "nothing counted for the refused calls");
+});
+
 test("property: random alloc/free on several CPUs never overlaps (reserved ranges included), keeps alignment and limits, and the tree = held + rcache-cached at every step", () => {
   fc.assert(
     fc.property(

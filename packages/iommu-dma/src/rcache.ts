@@ -5,6 +5,11 @@
 // delayed work item every 100 ms while it holds more magazines than there
 // are online CPUs.
 
+import { describeArg } from "./describe.ts";
+
+/** pfns are below this (the IOVA domain's anchor, 2^52). */
+const PFN_END = 2 ** 52;
+
 /** Size classes 1, 2, 4, 8, 16 and 32 granules (kernel: IOVA_RANGE_CACHE_MAX_SIZE). */
 export const IOVA_RANGE_CACHE_MAX_SIZE = 6;
 /** pfns per magazine (kernel: IOVA_MAG_SIZE; 127 so the struct is 1 KiB). */
@@ -165,7 +170,7 @@ export class IovaRcache {
   #slot(cls: number, cpu: number): number {
     if (!(cpu >= 0 && cpu < this.cpus && Number.isInteger(cpu)))
       throw new RangeError(
-        `IovaRcache: cpu must be an integer from 0 to ${this.cpus - 1}, got ${cpu}`,
+        `IovaRcache: cpu must be an integer from 0 to ${this.cpus - 1}, got ${describeArg(cpu)}`,
       );
     return cls * this.cpus + cpu;
   }
@@ -176,9 +181,23 @@ export class IovaRcache {
    * frees to the tree).
    */
   insert(pfn: number, size: number, cpu = 0): boolean {
+    // One inlinable test; what failed is worked out, and thrown, out of line.
+    if (
+      !(
+        Number.isInteger(pfn) &&
+        pfn >= 0 &&
+        pfn < PFN_END &&
+        Number.isInteger(size) &&
+        size >= 1 &&
+        Number.isInteger(cpu) &&
+        cpu >= 0 &&
+        cpu < this.cpus
+      )
+    )
+      this.#badArgs("insert", "pfn", pfn, size, cpu);
     const cls = iovaSizeClass(size);
     if (cls >= IOVA_RANGE_CACHE_MAX_SIZE) return false;
-    const i = this.#slot(cls, cpu);
+    const i = cls * this.cpus + cpu;
     let loaded = this.#loaded[i]!;
     if (loaded.size === IOVA_MAG_SIZE) {
       const prev = this.#prev[i]!;
@@ -208,12 +227,25 @@ export class IovaRcache {
    * highest acceptable start is that minus `size`). 0 on a miss.
    */
   get(size: number, limitPfnExclusive: number, cpu = 0): number {
+    if (
+      !(
+        Number.isInteger(size) &&
+        size >= 1 &&
+        Number.isInteger(limitPfnExclusive) &&
+        limitPfnExclusive >= 0 &&
+        limitPfnExclusive <= PFN_END &&
+        Number.isInteger(cpu) &&
+        cpu >= 0 &&
+        cpu < this.cpus
+      )
+    )
+      this.#badArgs("get", "limitPfnExclusive", limitPfnExclusive, size, cpu);
     const cls = iovaSizeClass(size);
     if (cls >= IOVA_RANGE_CACHE_MAX_SIZE) {
       this.stats.bypassed++;
       return 0;
     }
-    const i = this.#slot(cls, cpu);
+    const i = cls * this.cpus + cpu;
     let loaded = this.#loaded[i]!;
     let pfn = 0;
     let has = true;
@@ -243,6 +275,22 @@ export class IovaRcache {
       this.stats.hitsByClass[cls]!++;
     }
     return pfn;
+  }
+
+  /** The first failing check of insert (pfn) or get (limitPfnExclusive), thrown out of line. */
+  #badArgs(fn: string, pfnName: string, pfn: number, size: number, cpu: number): never {
+    const end = fn === "get" ? PFN_END : PFN_END - 1;
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn > end)
+      throw new RangeError(
+        `IovaRcache.${fn}: ${pfnName} must be an integer pfn from 0 to 2^52${fn === "get" ? "" : " - 1"}, got ${describeArg(pfn)}`,
+      );
+    if (!Number.isInteger(size) || size < 1)
+      throw new RangeError(
+        `IovaRcache.${fn}: size must be a positive integer number of granules, got ${describeArg(size)}`,
+      );
+    throw new RangeError(
+      `IovaRcache.${fn}: cpu must be an integer from 0 to ${this.cpus - 1}, got ${describeArg(cpu)}`,
+    );
   }
 
   /** schedule_delayed_work(): a no-op while the work is already pending. */
