@@ -324,24 +324,11 @@ function check(s: State, what: string): void {
   kas.kfree(va);
 }
 
-/** Entry points on the memory hot path (readInto/write are what every bounce and CPU access calls) are left as they are. */
-const HOT = /^PhysicalMemory\.(readInto|write)\(.* with (dst|src|dstOffset|srcOffset) = /;
-
 test("bad input: every memory function, each argument in turn: a clear error or a documented return; memory stays usable", () => {
   const r = runBadInput({ setup, good, check, cases: CASES });
-  const hot = r.engine.filter((e) => HOT.test(e));
-  const hotAccepted = r.accepted.filter((e) => HOT.test(e));
-  console.log(
-    `${r.summary} (${hot.length} engine errors and ${hotAccepted.length} accepted on the hot path, readInto/write buffers and offsets, left alone)`,
-  );
-  assertEquals(
-    r.engine.filter((e) => !HOT.test(e)),
-    [],
-  );
+  console.log(r.summary);
+  assertEquals(r.engine, []);
   assertEquals(r.corrupted, []);
-  assertEquals(
-    r.accepted.filter((e) => !HOT.test(e)),
-    [],
-  );
+  assertEquals(r.accepted, []);
   assert(r.tried > 500);
 });

@@ -165,9 +165,29 @@ export class PhysicalMemory {
     }
   }
 
-  /** Copies [pa, pa + len) into dst (no allocation). */
-  readInto(pa: number, dst: Uint8Array, dstOffset = 0, len = dst.length - dstOffset): void {
-    this.#check(pa, len);
+  /** [pa, pa + len) is RAM, for a len already known to be a non-negative integer. */
+  #checkPa(pa: number, len: number): void {
+    if (!(Number.isInteger(pa) && this.isRam(pa, len > 0 ? len : 1))) this.#check(pa, len);
+  }
+
+  /**
+   * Copies [pa, pa + len) into dst at dstOffset (no allocation). dst must be
+   * a Uint8Array with room for len bytes there.
+   */
+  readInto(pa: number, dst: Uint8Array, dstOffset = 0, len = dst?.length - dstOffset): void {
+    // One inlinable test; what failed is worked out, and thrown, out of line.
+    if (
+      !(
+        dst instanceof Uint8Array &&
+        Number.isInteger(dstOffset) &&
+        Number.isInteger(len) &&
+        dstOffset >= 0 &&
+        len >= 0 &&
+        dstOffset + len <= dst.length
+      )
+    )
+      badBuffer("readInto", "dst", dst, dstOffset, len);
+    this.#checkPa(pa, len);
     let done = 0;
     while (done < len) {
       const a = pa + done;
@@ -190,8 +210,20 @@ export class PhysicalMemory {
     return out;
   }
 
-  write(pa: number, src: Uint8Array, srcOffset = 0, len = src.length - srcOffset): void {
-    this.#check(pa, len);
+  /** Copies len bytes of src from srcOffset to [pa, pa + len). */
+  write(pa: number, src: Uint8Array, srcOffset = 0, len = src?.length - srcOffset): void {
+    if (
+      !(
+        src instanceof Uint8Array &&
+        Number.isInteger(srcOffset) &&
+        Number.isInteger(len) &&
+        srcOffset >= 0 &&
+        len >= 0 &&
+        srcOffset + len <= src.length
+      )
+    )
+      badBuffer("write", "src", src, srcOffset, len);
+    this.#checkPa(pa, len);
     let done = 0;
     while (done < len) {
       const a = pa + done;
@@ -255,6 +287,27 @@ export class PhysicalMemory {
 
 function hex(v: number): string {
   return typeof v === "number" ? `0x${v.toString(16)}` : String(v);
+}
+
+/** A bad argument as the messages show it: "4096" (a string) is not 4096. */
+function describeArg(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "object" && v !== null)
+    return Array.isArray(v) ? "an array" : (v.constructor?.name ?? "an object");
+  return String(v);
+}
+
+/** The first failing buffer check of readInto/write, thrown (out of line: the hot functions stay small). */
+function badBuffer(fn: string, name: string, buf: unknown, offset: number, len: number): never {
+  if (!(buf instanceof Uint8Array))
+    throw new TypeError(`${fn}: ${name} must be a Uint8Array, got ${describeArg(buf)}`);
+  if (!Number.isInteger(offset) || offset < 0 || offset > buf.length)
+    throw new RangeError(
+      `${fn}: ${name}Offset must be an integer from 0 to ${name}.length (${buf.length}), got ${describeArg(offset)}`,
+    );
+  throw new RangeError(
+    `${fn}: len must be an integer from 0 to ${name}.length - ${name}Offset (${buf.length - offset}), got ${describeArg(len)}`,
+  );
 }
 
 function checkByte(what: string, v: number): void {

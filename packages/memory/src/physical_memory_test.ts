@@ -102,3 +102,33 @@ test("PhysicalMemory: isRam agrees with a scan of every range, at range edges, i
   assertEquals(mem.isRam(2 * GiB, 0), true, "an empty span at the end of a range");
   assertEquals(mem.isRam(Number.NaN), false);
 });
+
+test("PhysicalMemory: readInto/write refuse a buffer that is not a Uint8Array and offsets or lengths outside it, before touching memory", () => {
+  const mem = new PhysicalMemory({ ram: [{ start: 0, size: 2 ** 20 }] });
+  const buf = Uint8Array.of(1, 2, 3, 4);
+  mem.write(0x1000, buf, 1, 2);
+  const out = new Uint8Array(4);
+  mem.readInto(0x1000, out, 2);
+  assertEquals([...out], [0, 0, 2, 3]);
+  assertThrows(
+    () => mem.readInto(0x1000, [0, 0] as never),
+    TypeError,
+    "readInto: dst must be a Uint8Array, got an array",
+  );
+  assertThrows(
+    () => mem.write(0x1000, null as never),
+    TypeError,
+    "write: src must be a Uint8Array, got null",
+  );
+  assertThrows(() => mem.readInto(0x1000, out, -1, 1), RangeError, "readInto: dstOffset");
+  assertThrows(() => mem.write(0x1000, buf, Number.NaN, 1), RangeError, "write: srcOffset");
+  assertThrows(() => mem.write(0x1000, buf, null as never, 1), RangeError, "got null");
+  assertThrows(
+    () => mem.write(0x1000, buf, 2, 3),
+    RangeError,
+    "write: len must be an integer from 0 to src.length - srcOffset (2), got 3",
+  );
+  assertThrows(() => mem.readInto(0x1000, out, 0, 1.5), RangeError, "readInto: len");
+  assertThrows(() => mem.write(2 ** 21, buf), MemoryAccessError, "outside RAM");
+  assertEquals([...mem.read(0x1000, 4)], [2, 3, 0, 0], "nothing written by the refused calls");
+});
