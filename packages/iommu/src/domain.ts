@@ -1,6 +1,22 @@
 // struct iommu_domain and the IOMMU core's map/unmap (drivers/iommu/iommu.c):
 // iommu_map splits a range with the iommu_pgsize rule; unmap gathers the
 // range for one IOTLB invalidation; flush-all serves the flush queue.
+import {
+  ADD_PAGE,
+  ADD_RANGE,
+  inconsistent,
+  isInt,
+  MAP_PAGES,
+  needInteger,
+  needIntegerIn,
+  needObject,
+  needProt,
+  OWNER_INVALIDATE_DOMAIN,
+  OWNER_INVALIDATE_RANGE,
+  OWNER_MARK_STALE,
+  PROT_ALL,
+  UNMAP_LEAF,
+} from "./args.ts";
 import { IotlbGather } from "./iotlb_gather.ts";
 import { IoPageTable, type PageTableConfig } from "./page_table.ts";
 import { EINVAL, ENODEV } from "./prot.ts";
@@ -72,11 +88,48 @@ export function iommuPgsize(
   size: number,
   out: { pgsize: number; count: number },
 ): void {
+  if (
+    !(
+      (pgsizeBitmap & 0x7fffffff) === pgsizeBitmap &&
+      isInt(iova) &&
+      isInt(paddr) &&
+      isInt(size) &&
+      typeof out?.pgsize === "number"
+    )
+  )
+    badPgsize(pgsizeBitmap, iova, paddr, size, out);
   pgsizeStep(sizesOf(pgsizeBitmap), iova, paddr, size, out);
+}
+
+function badPgsize(
+  pgsizeBitmap: unknown,
+  iova: unknown,
+  paddr: unknown,
+  size: unknown,
+  out: unknown,
+): never {
+  const fn = "iommuPgsize";
+  needBitmap(fn, pgsizeBitmap);
+  needInteger(fn, "iova", iova, "an IOVA");
+  needInteger(fn, "paddr", paddr, "a physical address");
+  needInteger(fn, "size", size, "a size in bytes");
+  needObject(
+    fn,
+    "out",
+    out,
+    typeof (out as { pgsize?: unknown } | null)?.pgsize === "number",
+    "an object { pgsize, count } to fill in",
+  );
+  inconsistent(fn);
+}
+
+function needBitmap(fn: string, v: unknown): void {
+  needIntegerIn(fn, "pgsizeBitmap", v, 0, 2 ** 31, "a page-size bitmap");
 }
 
 /** The page sizes of a bitmap, smallest first. */
 export function sizesOf(pgsizeBitmap: number): number[] {
+  if ((pgsizeBitmap & 0x7fffffff) !== pgsizeBitmap) needBitmap("sizesOf", pgsizeBitmap);
   const sizes: number[] = [];
   for (let p = 1; p <= 0x40000000; p *= 2) if ((pgsizeBitmap & p) !== 0) sizes.push(p);
   return sizes;
@@ -117,11 +170,15 @@ function pgsizeStep(
   out.count = Math.floor(span / pgsize);
 }
 
-/** What a domain needs of the unit it belongs to. */
+/**
+ * What a domain needs of the unit it belongs to: the unit's invalidateRange,
+ * invalidateDomain and markStale, without their argument checks (the domain
+ * passes itself and addresses it has checked).
+ */
 export interface DomainOwner {
-  invalidateRange(domain: IommuDomain, iova: number, size: number): void;
-  invalidateDomain(domain: IommuDomain): void;
-  markStale(domain: IommuDomain, iova: number, size: number): void;
+  [OWNER_INVALIDATE_RANGE](domain: IommuDomain, iova: number, size: number): void;
+  [OWNER_INVALIDATE_DOMAIN](domain: IommuDomain): void;
+  [OWNER_MARK_STALE](domain: IommuDomain, iova: number, size: number): void;
 }
 
 let nextDomainId = 1;
@@ -169,36 +226,47 @@ export class IommuDomain {
   /** iommu_map_nosync(): writes the page tables without the driver's post-map sync. */
   iommuMapNosync(iova: number, paddr: number, size: number, prot: number): number {
     const rc = this.#mapPages(iova, paddr, size, prot);
-    if (rc === 0) {
-      // The two-step API's window: these pages are not guaranteed to work until iommuSyncMap.
-      const min = this.pgsizeBitmap & -this.pgsizeBitmap;
-      for (let a = iova; a < iova + size; a += min) this.unsynced.add(a);
-    }
-    return rc;
+    if (rc !== 0) return mapFailed("IommuDomain.iommuMapNosync", rc, iova, paddr, size, prot);
+    // The two-step API's window: these pages are not guaranteed to work until iommuSyncMap.
+    const min = this.pgsizeBitmap & -this.pgsizeBitmap;
+    for (let a = iova; a < iova + size; a += min) this.unsynced.add(a);
+    return 0;
   }
 
+  /**
+   * The map both entries share. Its one entry test covers the arguments too:
+   * numbers and known prot bits here, and the alignment test proves them
+   * integers (a multiple of a power-of-two page size is one). A map that
+   * fails goes through mapFailed, which throws if an argument was the cause.
+   */
   #mapPages(iova: number, paddr: number, size: number, prot: number): number {
     const pt = this.pageTable;
     if (pt === null) return -ENODEV;
     const min = this.#min;
     const inv = this.#minInv;
     if (
-      !isMultiple(iova, min, inv) ||
-      !isMultiple(paddr, min, inv) ||
-      !isMultiple(size, min, inv) ||
-      size === 0
+      !(
+        typeof iova === "number" &&
+        typeof paddr === "number" &&
+        typeof size === "number" &&
+        (prot & PROT_ALL) === prot &&
+        isMultiple(iova, min, inv) &&
+        isMultiple(paddr, min, inv) &&
+        isMultiple(size, min, inv) &&
+        size !== 0
+      )
     )
       return -EINVAL;
     if (size > 0 && size < this.#second) {
       // No larger page fits: iommu_pgsize would answer the smallest page, all of it at once.
-      const rc = pt.mapPages(iova, paddr, min, size * inv, prot);
+      const rc = pt[MAP_PAGES](iova, paddr, min, size * inv, prot);
       if (rc !== 0) return rc;
     } else {
       const rc = this.#mapSteps(pt, iova, paddr, size, prot);
       if (rc !== 0) return rc;
     }
     // Any IOTLB entry for these pages belongs to an earlier mapping.
-    this.#owner.markStale(this, iova, size);
+    this.#owner[OWNER_MARK_STALE](this, iova, size);
     return 0;
   }
 
@@ -209,9 +277,9 @@ export class IommuDomain {
       pgsizeStep(this.#sizes, iova + done, paddr + done, size - done, this.#step);
       const { pgsize, count } = this.#step;
       if (pgsize === 0) return -EINVAL;
-      const rc = pt.mapPages(iova + done, paddr + done, pgsize, count, prot);
+      const rc = pt[MAP_PAGES](iova + done, paddr + done, pgsize, count, prot);
       if (rc !== 0) {
-        if (done > 0) this.iommuUnmap(iova, done);
+        if (done > 0) this.#undoMap(iova, done);
         return rc;
       }
       done += pgsize * count;
@@ -219,8 +287,17 @@ export class IommuDomain {
     return 0;
   }
 
+  /** iommu_unmap() of a partial map that failed (its arguments were checked by the map). */
+  #undoMap(iova: number, size: number): void {
+    const g = this.#gather;
+    g.reset();
+    this.iommuUnmapFast(iova, size, g);
+    this.#sync(g);
+  }
+
   /** iommu_sync_map(): the driver's iotlb_sync_map for the range. */
   iommuSyncMap(iova: number, size: number): number {
+    if (!(isInt(iova) && isInt(size))) badRange("IommuDomain.iommuSyncMap", iova, size);
     if (this.unsynced.size > 0) this.#forgetUnsynced(iova, size);
     return 0;
   }
@@ -228,36 +305,54 @@ export class IommuDomain {
   /** iommu_map(): map, then sync (the new pages are usable at once). 0 or a negative errno. */
   iommuMap(iova: number, paddr: number, size: number, prot: number): number {
     const rc = this.#mapPages(iova, paddr, size, prot);
-    if (rc === 0 && this.unsynced.size > 0) this.#forgetUnsynced(iova, size);
-    return rc;
+    if (rc !== 0) return mapFailed("IommuDomain.iommuMap", rc, iova, paddr, size, prot);
+    if (this.unsynced.size > 0) this.#forgetUnsynced(iova, size);
+    return 0;
   }
 
   /** The pages of [iova, iova + size) leave the not-yet-synced window (synced, or no longer mapped). */
   #forgetUnsynced(iova: number, size: number): void {
     const min = this.pgsizeBitmap & -this.pgsizeBitmap || 4096;
+    if (size / min > this.unsynced.size) {
+      // A range wider than the set (iommuSyncMap(0, 2^60)): walk the set, not the range.
+      const lo = iova - modulo(iova, min);
+      const hi = iova + size;
+      for (const a of this.unsynced) if (a >= lo && a < hi) this.unsynced.delete(a);
+      return;
+    }
     for (let a = iova - modulo(iova, min); a < iova + size; a += min) this.unsynced.delete(a);
   }
 
   /** iommu_unmap_fast(): unmap and gather; returns the bytes unmapped. */
   iommuUnmapFast(iova: number, size: number, gather: IotlbGather): number {
+    if (!IotlbGather.isGather(gather)) needGather("IommuDomain.iommuUnmapFast", gather);
     const pt = this.pageTable;
-    if (pt === null) return 0;
     const min = this.#min;
     const inv = this.#minInv;
-    if (!isMultiple(iova, min, inv) || !isMultiple(size, min, inv)) return 0;
+    // Numbers, and aligned (so integers); anything else unmaps nothing, or throws if it is no integer.
+    if (
+      !(
+        pt !== null &&
+        typeof iova === "number" &&
+        typeof size === "number" &&
+        isMultiple(iova, min, inv) &&
+        isMultiple(size, min, inv)
+      )
+    )
+      return unmapNothing("IommuDomain.iommuUnmapFast", iova, size);
     let done = 0;
     while (done < size) {
       const a = iova + done;
       // Unmap in the size the range was mapped with, never splitting a block:
       // the leaf at `a` goes if it starts there and fits in what is left.
-      const n = pt.unmapLeaf(a, size - done);
+      const n = pt[UNMAP_LEAF](a, size - done);
       if (n === 0) break;
-      if (gather.queued) gather.addRange(a, n);
-      else gather.addPage(this, a, n);
+      if (gather.queued) gather[ADD_RANGE](a, n);
+      else gather[ADD_PAGE](this, a, n);
       done += n;
     }
     if (done > 0) {
-      this.#owner.markStale(this, iova, done);
+      this.#owner[OWNER_MARK_STALE](this, iova, done);
       // An unlinked page is no longer waiting for its sync: a later map of the IOVA starts afresh.
       if (this.unsynced.size > 0) this.#forgetUnsynced(iova, done);
     }
@@ -266,17 +361,23 @@ export class IommuDomain {
 
   /** iommu_unmap(): unmap and invalidate at once. */
   iommuUnmap(iova: number, size: number): number {
+    if (!(isInt(iova) && isInt(size))) badRange("IommuDomain.iommuUnmap", iova, size);
     const g = this.#gather;
     g.reset();
     const n = this.iommuUnmapFast(iova, size, g);
-    this.iotlbSync(g);
+    this.#sync(g);
     return n;
   }
 
   /** iommu_iotlb_sync(): invalidate the gathered range. */
   iotlbSync(gather: IotlbGather): void {
+    if (!IotlbGather.isGather(gather)) needGather("IommuDomain.iotlbSync", gather);
+    this.#sync(gather);
+  }
+
+  #sync(gather: IotlbGather): void {
     if (!gather.empty)
-      this.#owner.invalidateRange(this, gather.start, gather.end - gather.start + 1);
+      this.#owner[OWNER_INVALIDATE_RANGE](this, gather.start, gather.end - gather.start + 1);
     const queued = gather.queued;
     gather.reset();
     gather.queued = queued;
@@ -284,7 +385,7 @@ export class IommuDomain {
 
   /** iommu_flush_iotlb_all() */
   flushIotlbAll(): void {
-    this.#owner.invalidateDomain(this);
+    this.#owner[OWNER_INVALIDATE_DOMAIN](this);
   }
 
   /** iommu_iova_to_phys(): the page tables' answer (0 when unmapped; identity for passthrough). */
@@ -292,4 +393,42 @@ export class IommuDomain {
     if (this.type === DOMAIN_IDENTITY) return iova;
     return this.pageTable ? this.pageTable.iovaToPhys(iova) : 0;
   }
+}
+
+/** A map that failed: an argument of the wrong kind throws; good ones keep the kernel's errno. */
+function mapFailed(
+  fn: string,
+  rc: number,
+  iova: number,
+  paddr: number,
+  size: number,
+  prot: number,
+): number {
+  if (!(isInt(iova) && isInt(paddr) && isInt(size) && (prot & PROT_ALL) === prot))
+    badMap(fn, iova, paddr, size, prot);
+  return rc;
+}
+
+/** An unmap that found its arguments unaligned (or no page table): 0 bytes, or a throw if they are no integers. */
+function unmapNothing(fn: string, iova: number, size: number): number {
+  if (!(isInt(iova) && isInt(size))) badRange(fn, iova, size);
+  return 0;
+}
+
+function badMap(fn: string, iova: unknown, paddr: unknown, size: unknown, prot: unknown): never {
+  needInteger(fn, "iova", iova, "an IOVA");
+  needInteger(fn, "paddr", paddr, "a physical address");
+  needInteger(fn, "size", size, "a size in bytes");
+  needProt(fn, "prot", prot);
+  inconsistent(fn);
+}
+
+function badRange(fn: string, iova: unknown, size: unknown): never {
+  needInteger(fn, "iova", iova, "an IOVA");
+  needInteger(fn, "size", size, "a size in bytes");
+  inconsistent(fn);
+}
+
+function needGather(fn: string, gather: unknown): void {
+  needObject(fn, "gather", gather, IotlbGather.isGather(gather), "an IotlbGather");
 }

@@ -1,6 +1,20 @@
 // One IOMMU instance (a VT-d DRHD unit or an SMMUv3): its domains, the
 // devices attached by requester or stream id, the IOTLB, reserved regions,
 // the device-side translation with permission checks, and the fault log.
+
+import {
+  describeArg,
+  inconsistent,
+  isInt,
+  needInteger,
+  needIntegerIn,
+  needObject,
+  OWNER_INVALIDATE_DOMAIN,
+  OWNER_INVALIDATE_RANGE,
+  OWNER_MARK_STALE,
+  TLB_INVALIDATE_RANGE,
+  TLB_MARK_STALE,
+} from "./args.ts";
 import {
   DOMAIN_BIT_PAGING,
   DOMAIN_BLOCKED,
@@ -224,6 +238,8 @@ export class IommuUnit implements DomainOwner {
    * stale IOTLB entry succeeds (the hardware cannot know) and is recorded.
    */
   translate(deviceId: string, iova: number, isWrite: boolean, out: TranslateResult): boolean {
+    if (!(iova >= 0 && isInt(iova) && typeof isWrite === "boolean" && typeof out?.pa === "number"))
+      badTranslate(iova, isWrite, out);
     out.fault = null;
     const ap = this.aperture;
     if (ap !== null && (iova < ap.start || iova >= ap.start + ap.size)) {
@@ -250,7 +266,7 @@ export class IommuUnit implements DomainOwner {
     const g = this.#granule;
     const off = moduloPow2(iova, g, this.#granuleInv);
     const pfn = (iova - off) * this.#granuleInv;
-    const key = Iotlb.key(d.id, pfn);
+    const key = d.id * PFN_SPAN + pfn;
     const need = isWrite ? IOMMU_WRITE : IOMMU_READ;
     const e = this.iotlb.lookup(key);
     if (e !== undefined) {
@@ -298,20 +314,40 @@ export class IommuUnit implements DomainOwner {
 
   // DomainOwner: the invalidation commands a domain issues.
   invalidateRange(domain: IommuDomain, iova: number, size: number): void {
+    if (!(domain instanceof IommuDomain && isInt(iova) && isInt(size)))
+      badDomainRange("IommuUnit.invalidateRange", domain, iova, size);
+    this[OWNER_INVALIDATE_RANGE](domain, iova, size);
+  }
+
+  [OWNER_INVALIDATE_RANGE](domain: IommuDomain, iova: number, size: number): void {
     const inv = this.#granuleInv;
     const first = Math.floor(iova * inv);
-    this.iotlb.invalidateRange(domain.id, first, Math.ceil((iova + size) * inv) - first);
+    this.iotlb[TLB_INVALIDATE_RANGE](domain.id, first, Math.ceil((iova + size) * inv) - first);
   }
 
   invalidateDomain(domain: IommuDomain): void {
+    if (!(domain instanceof IommuDomain)) {
+      needDomain("IommuUnit.invalidateDomain", domain);
+      inconsistent("IommuUnit.invalidateDomain");
+    }
+    this[OWNER_INVALIDATE_DOMAIN](domain);
+  }
+
+  [OWNER_INVALIDATE_DOMAIN](domain: IommuDomain): void {
     this.iotlb.invalidateDomain(domain.id);
   }
 
   markStale(domain: IommuDomain, iova: number, size: number): void {
+    if (!(domain instanceof IommuDomain && isInt(iova) && isInt(size)))
+      badDomainRange("IommuUnit.markStale", domain, iova, size);
+    this[OWNER_MARK_STALE](domain, iova, size);
+  }
+
+  [OWNER_MARK_STALE](domain: IommuDomain, iova: number, size: number): void {
     if (this.iotlb.size === 0) return;
     const inv = this.#granuleInv;
     const first = Math.floor(iova * inv);
-    this.iotlb.markStale(domain.id, first, Math.ceil((iova + size) * inv) - first);
+    this.iotlb[TLB_MARK_STALE](domain.id, first, Math.ceil((iova + size) * inv) - first);
   }
 }
 
@@ -319,11 +355,34 @@ function hex(v: number): string {
   return `0x${v.toString(16)}`;
 }
 
-/** Renders a bad argument for an error message. */
-function describeArg(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (v === null || typeof v !== "object") return String(v);
-  return Array.isArray(v) ? "an array" : `a ${v.constructor?.name ?? "object"}`;
+/** Iotlb.key without its checks: translate builds the parts itself. */
+const PFN_SPAN = 2 ** 40;
+
+function badTranslate(iova: unknown, isWrite: unknown, out: unknown): never {
+  const fn = "IommuUnit.translate";
+  if (typeof iova !== "number" || !(iova >= 0 && Number.isInteger(iova)))
+    needIntegerIn(fn, "iova", iova, 0, Number.POSITIVE_INFINITY, "a bus address");
+  if (typeof isWrite !== "boolean")
+    throw new TypeError(`${fn}: isWrite must be true or false, got ${describeArg(isWrite)}`);
+  needObject(
+    fn,
+    "out",
+    out,
+    typeof (out as { pa?: unknown } | null)?.pa === "number",
+    "a TranslateResult (newTranslateResult())",
+  );
+  inconsistent(fn);
+}
+
+function badDomainRange(fn: string, domain: unknown, iova: unknown, size: unknown): never {
+  needDomain(fn, domain);
+  needInteger(fn, "iova", iova, "an IOVA");
+  needInteger(fn, "size", size, "a size in bytes");
+  inconsistent(fn);
+}
+
+function needDomain(fn: string, domain: unknown): void {
+  needObject(fn, "domain", domain, domain instanceof IommuDomain, "an IommuDomain");
 }
 
 const RESERVED_TYPES = ["direct", "msi", "sw-msi", "reserved"];

@@ -30,7 +30,25 @@ export interface IotlbStats {
   staleHits: number;
 }
 
+import {
+  inconsistent,
+  isInt,
+  needInteger,
+  needIntegerIn,
+  needProt,
+  PROT_ALL,
+  TLB_INVALIDATE_RANGE,
+  TLB_MARK_STALE,
+} from "./args.ts";
+
 const PFN_SPAN = 2 ** 40;
+/** Domain ids below this make every key exact (id * 2^40 + pfn < 2^53). */
+const DOMAIN_IDS = 2 ** 13;
+
+/** Iotlb.key without its checks, for callers that built the parts themselves. */
+function keyOf(domainId: number, pfn: number): number {
+  return domainId * PFN_SPAN + pfn;
+}
 
 export class Iotlb {
   readonly capacity: number;
@@ -49,10 +67,11 @@ export class Iotlb {
   readonly #spare: IotlbEntry[] = [];
   #tick = 0;
   /**
-   * The entry the latest lookup found, and its key (-1: none): a repeated hit
-   * skips the Map. Forgotten whenever an entry leaves the Map or is replaced.
+   * The entry the latest lookup found, and its key (NaN: none, a value no
+   * key equals): a repeated hit skips the Map. Forgotten whenever an entry
+   * leaves the Map or is replaced.
    */
-  #lastKey = -1;
+  #lastKey = Number.NaN;
   #lastEntry: IotlbEntry | null = null;
   /**
    * Bounds of every key inserted since the IOTLB was last empty (a superset
@@ -82,6 +101,17 @@ export class Iotlb {
   }
 
   static key(domainId: number, pfn: number): number {
+    if (
+      !(
+        domainId >= 0 &&
+        domainId < DOMAIN_IDS &&
+        pfn >= 0 &&
+        pfn < PFN_SPAN &&
+        isInt(domainId) &&
+        isInt(pfn)
+      )
+    )
+      badKey(domainId, pfn);
     return domainId * PFN_SPAN + pfn;
   }
 
@@ -113,7 +143,9 @@ export class Iotlb {
   }
 
   insert(key: number, pa: number, prot: number): void {
-    this.#lastKey = -1;
+    if (!(key >= 0 && isInt(key) && isInt(pa) && (prot & PROT_ALL) === prot))
+      badInsert(key, pa, prot);
+    this.#lastKey = Number.NaN;
     if (this.capacity > 0 && this.#entries.size >= this.capacity && !this.#entries.has(key)) {
       let victim: number;
       if (this.policy === "random") {
@@ -142,9 +174,15 @@ export class Iotlb {
 
   /** The model's bookkeeping: the mapping behind these pages changed; hits are now stale. */
   markStale(domainId: number, firstPfn: number, pages: number): void {
+    if (!(isInt(domainId) && isInt(firstPfn) && isInt(pages)))
+      badRange("Iotlb.markStale", domainId, firstPfn, pages);
+    this[TLB_MARK_STALE](domainId, firstPfn, pages);
+  }
+
+  [TLB_MARK_STALE](domainId: number, firstPfn: number, pages: number): void {
     const entries = this.#entries;
     if (entries.size === 0) return;
-    const lo = Iotlb.key(domainId, firstPfn);
+    const lo = keyOf(domainId, firstPfn);
     if (lo > this.#maxKey || lo + pages <= this.#minKey) return;
     if (pages <= entries.size) {
       for (let p = 0; p < pages; p++) {
@@ -158,17 +196,23 @@ export class Iotlb {
   }
 
   invalidateRange(domainId: number, firstPfn: number, pages: number): void {
+    if (!(isInt(domainId) && isInt(firstPfn) && isInt(pages)))
+      badRange("Iotlb.invalidateRange", domainId, firstPfn, pages);
+    this[TLB_INVALIDATE_RANGE](domainId, firstPfn, pages);
+  }
+
+  [TLB_INVALIDATE_RANGE](domainId: number, firstPfn: number, pages: number): void {
     this.stats.invalidations.range++;
     if (this.#entries.size === 0) return;
-    const lo = Iotlb.key(domainId, firstPfn);
+    const lo = keyOf(domainId, firstPfn);
     if (lo > this.#maxKey || lo + pages <= this.#minKey) return;
     this.#invalidateEntries(domainId, firstPfn, pages);
   }
 
   #invalidateEntries(domainId: number, firstPfn: number, pages: number): void {
     const entries = this.#entries;
-    this.#lastKey = -1;
-    const lo = Iotlb.key(domainId, firstPfn);
+    this.#lastKey = Number.NaN;
+    const lo = keyOf(domainId, firstPfn);
     if (pages <= entries.size) {
       for (let p = 0; p < pages; p++) {
         const e = entries.get(lo + p);
@@ -192,9 +236,13 @@ export class Iotlb {
   }
 
   invalidateDomain(domainId: number): void {
+    if (!isInt(domainId)) {
+      needInteger("Iotlb.invalidateDomain", "domainId", domainId, "a domain id");
+      inconsistent("Iotlb.invalidateDomain");
+    }
     this.stats.invalidations.domain++;
-    this.#lastKey = -1;
-    const lo = Iotlb.key(domainId, 0);
+    this.#lastKey = Number.NaN;
+    const lo = keyOf(domainId, 0);
     const hi = lo + PFN_SPAN;
     for (const k of [...this.#entries.keys()]) {
       if (k >= lo && k < hi) {
@@ -206,8 +254,28 @@ export class Iotlb {
 
   invalidateAll(): void {
     this.stats.invalidations.all++;
-    this.#lastKey = -1;
+    this.#lastKey = Number.NaN;
     this.stats.entriesInvalidated += this.#entries.size;
     this.#entries.clear();
   }
+}
+
+function badKey(domainId: unknown, pfn: unknown): never {
+  needIntegerIn("Iotlb.key", "domainId", domainId, 0, DOMAIN_IDS, "a domain id");
+  needIntegerIn("Iotlb.key", "pfn", pfn, 0, PFN_SPAN, "a page frame number");
+  inconsistent("Iotlb.key");
+}
+
+function badInsert(key: unknown, pa: unknown, prot: unknown): never {
+  needIntegerIn("Iotlb.insert", "key", key, 0, 2 ** 53, "a key from Iotlb.key");
+  needInteger("Iotlb.insert", "pa", pa, "a physical address");
+  needProt("Iotlb.insert", "prot", prot);
+  inconsistent("Iotlb.insert");
+}
+
+function badRange(fn: string, domainId: unknown, firstPfn: unknown, pages: unknown): never {
+  needInteger(fn, "domainId", domainId, "a domain id");
+  needInteger(fn, "firstPfn", firstPfn, "a page frame number");
+  needInteger(fn, "pages", pages, "a page count");
+  inconsistent(fn);
 }

@@ -3,6 +3,16 @@
 // Arm LPAE-like stage 1 (4K, 16K or 64K granules with their block sizes,
 // granuleShift - 3 bits per level). A partial unmap never splits a block or
 // superpage: Arm's io-pgtable and VT-d both leave it mapped.
+import {
+  inconsistent,
+  isInt,
+  MAP_PAGES,
+  needInteger,
+  needObject,
+  needProt,
+  PROT_ALL,
+  UNMAP_LEAF,
+} from "./args.ts";
 import { EEXIST, EINVAL } from "./prot.ts";
 
 export type PageTableConfig =
@@ -203,6 +213,12 @@ export class IoPageTable {
 
   /** Installs `count` leaves of `pgsize` from iova/pa. Returns 0 or a negative errno. */
   mapPages(iova: number, pa: number, pgsize: number, count: number, prot: number): number {
+    if (!(isInt(iova) && isInt(pa) && isInt(pgsize) && isInt(count) && (prot & PROT_ALL) === prot))
+      badMapPages(iova, pa, pgsize, count, prot);
+    return this[MAP_PAGES](iova, pa, pgsize, count, prot);
+  }
+
+  [MAP_PAGES](iova: number, pa: number, pgsize: number, count: number, prot: number): number {
     const depth = this.#depthForSize(pgsize);
     if (depth < 0 || (this.pgsizeBitmap & pgsize) === 0) return -EINVAL;
     if (!(iova >= 0) || iova + pgsize * count > this.#limit) return -EINVAL;
@@ -228,6 +244,7 @@ export class IoPageTable {
    * the first hole, and at a leaf larger than pgsize (no block splitting).
    */
   unmapPages(iova: number, pgsize: number, count: number): number {
+    if (!(isInt(iova) && isInt(pgsize) && isInt(count))) badUnmapPages(iova, pgsize, count);
     const depth = this.#depthForSize(pgsize);
     if (depth < 0 || !(iova >= 0)) return 0;
     const inv = this.#levelInv[depth]!;
@@ -255,6 +272,11 @@ export class IoPageTable {
    * Returns the leaf's size, or 0 when nothing was unmapped.
    */
   unmapLeaf(iova: number, maxSize: number): number {
+    if (!(isInt(iova) && isInt(maxSize))) badUnmapLeaf(iova, maxSize);
+    return this[UNMAP_LEAF](iova, maxSize);
+  }
+
+  [UNMAP_LEAF](iova: number, maxSize: number): number {
     const off = iova - this.#lastBase;
     if (off >= 0 && off < this.#regionSize) {
       // The cached last-level table (iova ≥ 0 here): its leaves are the smallest pages.
@@ -300,6 +322,7 @@ export class IoPageTable {
 
   /** Walks to the leaf covering `iova`; fills `out` and returns true, or false when not mapped. */
   lookup(iova: number, out: PteLookup): boolean {
+    if (typeof out?.pa !== "number") needLookupOut(out);
     const off = iova - this.#lastBase;
     if (off >= 0 && off < this.#regionSize) {
       const t = this.#lastTable!;
@@ -353,4 +376,46 @@ export class IoPageTable {
     }
     return this.#lookupWalk(iova, this.#probe) ? this.#probe.pa : 0;
   }
+}
+
+function badMapPages(
+  iova: unknown,
+  pa: unknown,
+  pgsize: unknown,
+  count: unknown,
+  prot: unknown,
+): never {
+  const fn = "IoPageTable.mapPages";
+  needInteger(fn, "iova", iova, "an IOVA");
+  needInteger(fn, "pa", pa, "a physical address");
+  needInteger(fn, "pgsize", pgsize, "a page size");
+  needInteger(fn, "count", count, "a page count");
+  needProt(fn, "prot", prot);
+  inconsistent(fn);
+}
+
+function badUnmapPages(iova: unknown, pgsize: unknown, count: unknown): never {
+  const fn = "IoPageTable.unmapPages";
+  needInteger(fn, "iova", iova, "an IOVA");
+  needInteger(fn, "pgsize", pgsize, "a page size");
+  needInteger(fn, "count", count, "a page count");
+  inconsistent(fn);
+}
+
+function badUnmapLeaf(iova: unknown, maxSize: unknown): never {
+  const fn = "IoPageTable.unmapLeaf";
+  needInteger(fn, "iova", iova, "an IOVA");
+  needInteger(fn, "maxSize", maxSize, "a size in bytes");
+  inconsistent(fn);
+}
+
+function needLookupOut(out: unknown): never {
+  needObject(
+    "IoPageTable.lookup",
+    "out",
+    out,
+    false,
+    "an object { pa, prot, pageSize } to fill in",
+  );
+  inconsistent("IoPageTable.lookup");
 }
