@@ -4,7 +4,7 @@
 // STARTED after they were queued has FINISHED. Per-CPU rings of 256 entries
 // with a 10 ms timer, or (IOMMUs whose flushes a hypervisor shadows) one
 // global ring of 32768 entries with a 1 s timer.
-import { describeArg } from "./describe.ts";
+import { describeArg, FREE_IOVA_FAST } from "./internal.ts";
 import { IovaDomain } from "./iova.ts";
 import { checkTimerClock, type TimerClock } from "./rcache.ts";
 
@@ -216,7 +216,7 @@ export class FlushQueue {
         this.stats.pagesFreed += pages;
         this.#releasePages?.(pages);
       }
-      this.#iovad.freeIovaFast(r.pfn[h]!, r.pages[h]!, cpu);
+      this.#iovad[FREE_IOVA_FAST](r.pfn[h]!, r.pages[h]!, cpu);
       r.head = (h + 1) & mask;
       this.stats.entriesFreed++;
     }

@@ -8,7 +8,7 @@
 // The kernel's rbtree is replaced by a treap (same ordered-set semantics:
 // insert, delete, predecessor, successor, lookup, all O(log n) expected).
 // Only the order of the ranges is observable, so results are identical.
-import { describeArg } from "./describe.ts";
+import { describeArg, FREE_IOVA_FAST, RCACHE_GET, RCACHE_INSERT } from "./internal.ts";
 import { IOVA_RANGE_CACHE_MAX_SIZE, IovaRcache, type TimerClock } from "./rcache.ts";
 
 /** One allocated range (struct iova): pfns [pfnLo, pfnHi], both inclusive. */
@@ -546,7 +546,7 @@ export class IovaDomain {
       this.#badFastAlloc(size, limitPfn, flushRcache, cpu);
     this.#fastAllocs++;
     if (size < RCACHE_ROUNDUP_BELOW) size = roundupPowOfTwo(size);
-    const cached = this.rcache.get(size, limitPfn + 1, cpu);
+    const cached = this.rcache[RCACHE_GET](size, limitPfn + 1, cpu);
     if (cached !== 0) return cached;
     let node = this.#allocAndInsertRange(size, limitPfn + 1, true);
     if (node === null && flushRcache) {
@@ -582,8 +582,14 @@ export class IovaDomain {
       this.#dead
     )
       this.#badFastFree(pfn, size, cpu);
+    this[FREE_IOVA_FAST](pfn, size, cpu);
+  }
+
+  /** freeIovaFast() without the argument check (for the flush queue, whose queue() made it). */
+  [FREE_IOVA_FAST](pfn: number, size: number, cpu: number): void {
+    if (this.#dead) this.#checkAlive("freeIovaFast");
     this.#fastFrees++;
-    if (this.rcache.insert(pfn, size, cpu)) return;
+    if (this.rcache[RCACHE_INSERT](pfn, size, cpu)) return;
     this.freeIova(pfn);
   }
 

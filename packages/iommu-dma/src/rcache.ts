@@ -5,7 +5,7 @@
 // delayed work item every 100 ms while it holds more magazines than there
 // are online CPUs.
 
-import { describeArg } from "./describe.ts";
+import { describeArg, RCACHE_GET, RCACHE_INSERT } from "./internal.ts";
 
 /** pfns are below this (the IOVA domain's anchor, 2^52). */
 const PFN_END = 2 ** 52;
@@ -195,6 +195,11 @@ export class IovaRcache {
       )
     )
       this.#badArgs("insert", "pfn", pfn, size, cpu);
+    return this[RCACHE_INSERT](pfn, size, cpu);
+  }
+
+  /** insert() without the argument check (for IovaDomain.freeIovaFast, which made it). */
+  [RCACHE_INSERT](pfn: number, size: number, cpu: number): boolean {
     const cls = iovaSizeClass(size);
     if (cls >= IOVA_RANGE_CACHE_MAX_SIZE) return false;
     const i = cls * this.cpus + cpu;
@@ -240,6 +245,11 @@ export class IovaRcache {
       )
     )
       this.#badArgs("get", "limitPfnExclusive", limitPfnExclusive, size, cpu);
+    return this[RCACHE_GET](size, limitPfnExclusive, cpu);
+  }
+
+  /** get() without the argument check (for IovaDomain.allocIovaFast, which made it). */
+  [RCACHE_GET](size: number, limitPfnExclusive: number, cpu: number): number {
     const cls = iovaSizeClass(size);
     if (cls >= IOVA_RANGE_CACHE_MAX_SIZE) {
       this.stats.bypassed++;
