@@ -696,3 +696,25 @@ test("§5.1: entries() shows each live entry's fields and the simulator calls th
   f.kernel.unmapSgtable(f.dev, t, DMA_BIDIRECTIONAL);
   assertEquals(f.d.entries(), []);
 });
+
+test("§5.1: dma_alloc_noncontiguous is one scatter-gather entry of the page-aligned length; its free is checked as an sg unmap", () => {
+  const f = dbg();
+  const sgt = f.kernel.allocNoncontiguous(f.dev, 5000, DMA_BIDIRECTIONAL, GFP_KERNEL)!;
+  assertEquals(sgt.nents, 1);
+  assertEquals(
+    sgt.sgl[0]!.dmaLength,
+    8192,
+    "alloc_single_sgt: sg_dma_len is the page-aligned length",
+  );
+  const [e] = f.d.entries();
+  assertExists(e);
+  assertEquals([e.type, e.size, e.sgCallEnts, e.sgMappedEnts], ["scatter-gather", 8192, 1, 1]);
+  assertEquals(f.d.entries().length, 1, "recorded once, not also as dma_alloc_pages' entry");
+  f.kernel.freeNoncontiguous(f.dev, 5000, sgt, DMA_FROM_DEVICE);
+  assertEquals(codes(f), ["dma-debug-unmap-direction"]);
+  assertEquals(live(f.d), 0);
+  const again = f.kernel.allocNoncontiguous(f.dev, 4096, DMA_TO_DEVICE, GFP_KERNEL)!;
+  f.kernel.freeNoncontiguous(f.dev, 4096, again, DMA_TO_DEVICE);
+  assertEquals(codes(f), ["dma-debug-unmap-direction"], "a matching free reports nothing");
+  assertEquals(live(f.d), 0);
+});

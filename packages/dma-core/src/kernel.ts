@@ -1656,6 +1656,13 @@ export class DmaKernel implements KernelContext {
     this.#checkArgs("allocPages", dev, 0, "-", size, 0);
     if (!this.#allocPagesChecks(dev, gfp, "dma_alloc_pages")) return null;
     size = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+    const r = this.#allocPagesBody(dev, size, dir, gfp);
+    this.debug?.allocPages(dev, size, dir, r);
+    return r;
+  }
+
+  /** __dma_alloc_pages(): dma_alloc_pages without its DMA-API debug hook (size page-aligned). */
+  #allocPagesBody(dev: Device, size: number, dir: number, gfp: number): DmaPageAllocation | null {
     const ops = this.getDmaOps(dev);
     let r: DmaPageAllocation | null;
     if (this.allocDirect(dev, ops)) r = direct.directAllocPages(this, dev, size, gfp);
@@ -1667,7 +1674,6 @@ export class DmaKernel implements KernelContext {
       r = ops.allocPagesOp(dev, size, dir, gfp);
     }
     if (r !== null) this.#recordMap(dev, "noncoherent", r.handle, size, dir, r.pagePhys);
-    this.debug?.allocPages(dev, size, dir, r);
     return r;
   }
 
@@ -1733,8 +1739,13 @@ export class DmaKernel implements KernelContext {
     this.#needInt(size, "size", "freePages");
     this.#checkDir(dir, "dma_free_pages");
     size = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
-    this.#recordUnmap(dev, handle);
     this.debug?.freePages(dev, size, pagePhys, handle, dir);
+    this.#freePagesBody(dev, size, pagePhys, handle, dir);
+  }
+
+  /** __dma_free_pages(): dma_free_pages without its DMA-API debug hook (size page-aligned). */
+  #freePagesBody(dev: Device, size: number, pagePhys: number, handle: number, dir: number): void {
+    this.#recordUnmap(dev, handle);
     const ops = this.getDmaOps(dev);
     if (this.allocDirect(dev, ops)) direct.directFreePages(this, dev, size, pagePhys);
     else if (dev.dmaIommu || !ops?.freePages) {
@@ -1796,19 +1807,29 @@ export class DmaKernel implements KernelContext {
       );
       return null;
     }
-    if (dev.dmaIommu) return this.iommu!.allocNoncontiguous(dev, size, dir, gfp, attrs);
-    // Before 6.12 the ops table may bring its own (iommu_dma_ops did).
+    let sgt: SgTable | null;
     const ops = this.getDmaOps(dev);
-    if (ops?.allocNoncontiguous) {
+    if (dev.dmaIommu) sgt = this.iommu!.allocNoncontiguous(dev, size, dir, gfp, attrs);
+    else if (ops?.allocNoncontiguous) {
+      // Before 6.12 the ops table may bring its own (iommu_dma_ops did).
       this.stats.indirectCalls++;
-      return ops.allocNoncontiguous(dev, size, dir, gfp, attrs);
-    }
-    const p = this.allocPages(dev, size, dir, gfp);
+      sgt = ops.allocNoncontiguous(dev, size, dir, gfp, attrs);
+    } else sgt = this.#allocSingleSgt(dev, size, dir, gfp);
+    // Whatever made it, DMA-API debug sees one mapped sg entry.
+    if (sgt !== null) this.debug?.mapSg(dev, sgt.sgl, sgt.origNents, 1, dir, attrs);
+    return sgt;
+  }
+
+  /** alloc_single_sgt(): one entry over __dma_alloc_pages' pages, its DMA length page-aligned. */
+  #allocSingleSgt(dev: Device, size: number, dir: number, gfp: number): SgTable | null {
+    if (!this.#allocPagesChecks(dev, gfp, "dma_alloc_pages")) return null;
+    const aligned = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+    const p = this.#allocPagesBody(dev, aligned, dir, gfp);
     if (p === null) return null;
     const sgt = new SgTable(1);
-    sgt.sgl[0]!.setPage(p.pagePhys, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE, 0);
+    sgt.sgl[0]!.setPage(p.pagePhys, aligned, 0);
     sgt.sgl[0]!.dmaAddress = p.handle;
-    sgt.sgl[0]!.dmaLength = size;
+    sgt.sgl[0]!.dmaLength = aligned;
     sgt.nents = 1;
     return sgt;
   }
@@ -1819,6 +1840,7 @@ export class DmaKernel implements KernelContext {
     this.#needSgt(sgt, "freeNoncontiguous");
     this.#needInt(size, "size", "freeNoncontiguous");
     this.#checkDir(dir, "dma_free_noncontiguous");
+    this.debug?.unmapSg(dev, sgt.sgl, sgt.origNents, dir);
     if (dev.dmaIommu) {
       this.iommu!.freeNoncontiguous(dev, size, sgt, dir);
       return;
@@ -1830,7 +1852,13 @@ export class DmaKernel implements KernelContext {
       return;
     }
     const s = sgt.sgl[0]!;
-    this.freePages(dev, size, s.pagePhys, s.dmaAddress, dir);
+    this.#freePagesBody(
+      dev,
+      Math.ceil(size / PAGE_SIZE) * PAGE_SIZE,
+      s.pagePhys,
+      s.dmaAddress,
+      dir,
+    );
   }
 
   /**
