@@ -405,7 +405,8 @@ export function createSystem(profileName: ProfileName, options: SystemOptions = 
 
 export { KernelBuildError };
 
-const SYSTEM_OPTIONS: ReadonlyArray<keyof SystemOptions> = [
+/** The option names createSystem accepts. */
+export const SYSTEM_OPTIONS: ReadonlyArray<keyof SystemOptions> = [
   "design",
   "cmdline",
   "ignoreUnknownCmdline",

@@ -587,6 +587,12 @@ export class DmaKernel implements KernelContext {
       );
   }
 
+  /** A CPU access length: checked before a buffer of that size is made. */
+  #needCpuLen(len: number, fn: string): void {
+    if (!Number.isInteger(len) || len < 0 || len > 2 ** 30)
+      throw new RangeError(`${fn}: len must be an integer from 0 to 2^30, got ${describeArg(len)}`);
+  }
+
   #needGfp(gfp: number, fn: string): void {
     if (!Number.isInteger(gfp) || gfp < 0 || gfp > 0xffffffff)
       throw new RangeError(
@@ -2124,6 +2130,7 @@ export class DmaKernel implements KernelContext {
 
   /** The CPU reads `len` bytes at kernel address `va` (through the cache, or uncached for uncached aliases). */
   cpuRead(va: number, len: number): Uint8Array {
+    this.#needCpuLen(len, "cpuRead");
     const out = new Uint8Array(len);
     this.#cpuAccess(va, len, (pa, off, n, unc) => {
       if (unc) this.platform.cache.cpuReadUncached(pa, out, off, n);
@@ -2148,6 +2155,7 @@ export class DmaKernel implements KernelContext {
 
   /** memset() through the CPU. */
   cpuFill(va: number, len: number, byte: number): void {
+    this.#needCpuLen(len, "cpuFill");
     // Up to 1 MiB the bytes come from a reused buffer (the cache and memory copy them, nothing keeps it).
     if (!(Number.isInteger(len) && len > 0 && len <= FILL_SCRATCH_MAX)) {
       this.cpuWrite(va, new Uint8Array(len).fill(byte));
