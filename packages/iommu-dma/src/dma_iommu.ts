@@ -250,7 +250,12 @@ export class IommuDma implements IommuDmaEntryPoints {
    * bus_dma_limit) as a number (the device's streaming or coherent limit).
    */
   #allocIova(dev: Device, st: DevState, size: number, limit: number): number {
-    const { iovad, domain, granule, granuleInv } = st.cookie;
+    return this.#allocPfn(dev, st, size, limit) * st.cookie.granule;
+  }
+
+  /** #allocIova as a pfn (0: none): a pfn stays a small integer, where an address above 2^30 is boxed when passed on. */
+  #allocPfn(dev: Device, st: DevState, size: number, limit: number): number {
+    const { iovad, domain, granuleInv } = st.cookie;
     const iovaLen = size * granuleInv;
     if (limit === 0) limit = LIMIT_32; // dma_get_mask() of a zero mask is 32 bits
     if (domain.geometry.forceAperture && domain.geometry.apertureEnd < limit)
@@ -260,13 +265,13 @@ export class IommuDma implements IommuDmaEntryPoints {
       const pfn = iovad.allocIovaFast(iovaLen, (LIMIT_32 + 1) * granuleInv - 1, false, cpu);
       if (pfn !== 0) {
         st.live.set(pfn, size);
-        return pfn * granule;
+        return pfn;
       }
       this.#dacFallback(dev, st, limit);
     }
     const pfn = iovad.allocIovaFast(iovaLen, Math.floor(limit * granuleInv), true, cpu);
     if (pfn !== 0) st.live.set(pfn, size);
-    return pfn * granule;
+    return pfn;
   }
 
   /** The 32-bit attempt failed: this device asks for the whole limit from now on (cold path). */
@@ -302,19 +307,31 @@ export class IommuDma implements IommuDmaEntryPoints {
 
   /** __iommu_dma_map(): allocate an IOVA for the granule-aligned span and write the page tables. */
   #map(dev: Device, phys: number, size: number, prot: number, limit: number): number {
-    const st = this.#state(dev);
+    return this.#mapIn(dev, this.#state(dev), phys, size, prot, limit);
+  }
+
+  /** #map with the device's state already looked up. */
+  #mapIn(
+    dev: Device,
+    st: DevState,
+    phys: number,
+    size: number,
+    prot: number,
+    limit: number,
+  ): number {
     const { cookie } = st;
-    const off = modPow2(phys, cookie.granule, cookie.granuleInv);
+    const g = cookie.granule;
+    const off = modPow2(phys, g, cookie.granuleInv);
     if (dev.dmaParms !== null && dev.dmaParms.minAlignMask > cookie.granuleMask)
       return this.#unsupportedAlignment(dev);
-    const len = alignUpPow2(size + off, cookie.granule, cookie.granuleInv);
-    const iova = this.#allocIova(dev, st, len, limit);
-    if (iova === 0) return DMA_MAPPING_ERROR;
-    if (cookie.domain.iommuMap(iova, phys - off, len, prot) !== 0) {
-      this.#freeIova(cookie, iova, len, false, st);
+    const len = alignUpPow2(size + off, g, cookie.granuleInv);
+    const pfn = this.#allocPfn(dev, st, len, limit);
+    if (pfn === 0) return DMA_MAPPING_ERROR;
+    if (cookie.domain.iommuMap(pfn * g, phys - off, len, prot) !== 0) {
+      this.#freeIova(cookie, pfn * g, len, false, st);
       return DMA_MAPPING_ERROR;
     }
-    return iova + off;
+    return pfn * g + off;
   }
 
   /** A min_align_mask wider than the granule cannot be honoured (cold path). */
@@ -329,7 +346,11 @@ export class IommuDma implements IommuDmaEntryPoints {
 
   /** __iommu_dma_unmap(): unmap the granule-aligned span; strict syncs the IOTLB now, lazy queues. */
   #unmap(dev: Device, addr: number, size: number): void {
-    const st = this.#state(dev);
+    this.#unmapIn(dev, this.#state(dev), addr, size);
+  }
+
+  /** #unmap with the device's state already looked up. */
+  #unmapIn(dev: Device, st: DevState, addr: number, size: number): void {
     const { cookie } = st;
     const off = modPow2(addr, cookie.granule, cookie.granuleInv);
     const iova = addr - off;
@@ -375,17 +396,35 @@ export class IommuDma implements IommuDmaEntryPoints {
     const st = this.#state(dev);
     const coherent = dev.dmaCoherent;
     const prot = this.#prot(dir, coherent, attrs);
-    if (
-      this.#useSwiotlb(dev, size, dir) &&
-      (mod(phys, st.cookie.granule) !== 0 || mod(size, st.cookie.granule) !== 0)
-    ) {
+    if (this.#useSwiotlb(dev, size, dir))
+      return this.#mapPhysBouncing(dev, st, phys, size, dir, attrs, prot);
+    if (!coherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) archSyncForDevice(this.#k, phys, size, dir);
+    const iova = this.#mapIn(dev, st, phys, size, prot, dev.streamingLimit);
+    if (iova === DMA_MAPPING_ERROR && this.#k.isSwiotlbBuffer(dev, phys)) {
+      this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
+    }
+    return iova;
+  }
+
+  /** mapPhys for a device that may bounce: an unaligned buffer goes through swiotlb first (out of line). */
+  #mapPhysBouncing(
+    dev: Device,
+    st: DevState,
+    phys: number,
+    size: number,
+    dir: number,
+    attrs: number,
+    prot: number,
+  ): number {
+    if (mod(phys, st.cookie.granule) !== 0 || mod(size, st.cookie.granule) !== 0) {
       if (attrs & DMA_ATTR_REQUIRE_COHERENT) return DMA_MAPPING_ERROR;
       const tlb = this.#mapSwiotlb(dev, st, phys, size, dir, attrs);
       if (tlb < 0) return DMA_MAPPING_ERROR;
       phys = tlb;
     }
-    if (!coherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) archSyncForDevice(this.#k, phys, size, dir);
-    const iova = this.#map(dev, phys, size, prot, dev.streamingLimit);
+    if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+      archSyncForDevice(this.#k, phys, size, dir);
+    const iova = this.#mapIn(dev, st, phys, size, prot, dev.streamingLimit);
     if (iova === DMA_MAPPING_ERROR && this.#k.isSwiotlbBuffer(dev, phys)) {
       this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
     }
@@ -430,15 +469,15 @@ export class IommuDma implements IommuDmaEntryPoints {
       this.unmapResource(dev, addr, size, dir, attrs);
       return;
     }
-    const { cookie } = this.#state(dev);
-    const phys = cookie.domain.iovaToPhys(addr);
+    const st = this.#state(dev);
+    const phys = st.cookie.domain.iovaToPhys(addr);
     if (phys === 0) {
       this.#warnNotMapped(dev, addr);
       return;
     }
     if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC) && !dev.dmaCoherent)
       archSyncForCpu(this.#k, phys, size, dir);
-    this.#unmap(dev, addr, size);
+    this.#unmapIn(dev, st, addr, size);
     if (this.#k.isSwiotlbBuffer(dev, phys))
       this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
   }
