@@ -265,8 +265,11 @@ export function directUnmapPhys(
 ): void {
   if (attrs & (DMA_ATTR_MMIO | DMA_ATTR_REQUIRE_COHERENT)) return;
   const pa = dmaToPhys(k, dev, addr);
-  if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) directSyncSingleForCpu(k, dev, addr, size, dir);
+  const sync = (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0;
+  // dma_direct_sync_single_for_cpu() inlined, so the address is translated and looked up once.
+  if (sync && !dev.dmaCoherent) archSyncForCpu(k, pa, size, dir);
   if (pa >= 0 && k.isSwiotlbBuffer(dev, pa)) {
+    if (sync) k.swiotlbSyncSingleForCpu(dev, pa, size, dir);
     k.swiotlbTblUnmapSingle(dev, pa, size, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
   }
 }

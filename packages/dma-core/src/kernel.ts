@@ -215,6 +215,8 @@ export class DmaKernel implements KernelContext {
   /** Simulated: interrupts disabled on the current CPU (dma_free_attrs warns). */
   irqsDisabled = false;
   readonly #archDefaultOps: DmaMapOps | null;
+  /** Can get_dma_ops() return anything: ARCH_HAS_DMA_OPS, or iommu-dma as an ops table. */
+  readonly #hasOps: boolean;
   readonly #archMapDirect: ((dev: Device, end: number) => boolean) | null;
   readonly #iommuOps: DmaMapOps | null;
   #cpu = 0;
@@ -256,6 +258,7 @@ export class DmaKernel implements KernelContext {
     this.minLowPhys = this.platform.memory.ramRanges[0]?.start ?? 0;
     this.log = new SystemLog({ now: () => this.platform.clock.now() });
     this.#archDefaultOps = this.config.archHasDmaOps ? (options.archDefaultOps ?? null) : null;
+    this.#hasOps = this.config.archHasDmaOps || this.design.iommuOpsTable;
     this.#archMapDirect = this.config.archHasDmaMapDirect ? (options.archMapDirect ?? null) : null;
     this.swiotlb = this.#setupSwiotlb(options.swiotlb);
     this.#setupAtomicPools(options.atomicPoolBytes);
@@ -445,7 +448,12 @@ export class DmaKernel implements KernelContext {
   /** get_dma_ops(): the device's ops, else the arch default, else none. */
   getDmaOps(dev: Device): DmaMapOps | null {
     this.#needDev(dev, "getDmaOps");
-    if (!this.config.archHasDmaOps && !this.design.iommuOpsTable) return null;
+    return this.#opsOf(dev);
+  }
+
+  /** get_dma_ops() for a device already checked. */
+  #opsOf(dev: Device): DmaMapOps | null {
+    if (!this.#hasOps) return null;
     return dev.dmaOps ?? this.#archDefaultOps;
   }
 
@@ -518,6 +526,11 @@ export class DmaKernel implements KernelContext {
   /** dma_map_direct(): the streaming mask decides. */
   mapDirect(dev: Device, ops: DmaMapOps | null = this.getDmaOps(dev)): boolean {
     this.#needDev(dev, "mapDirect");
+    return this.#mapDirect(dev, ops);
+  }
+
+  /** dma_map_direct() for a device already checked. */
+  #mapDirect(dev: Device, ops: DmaMapOps | null): boolean {
     if (dev.dmaIommu) return false;
     if (ops === null) return true;
     return this.#goDirect(dev, dev.dmaMask, ops);
@@ -926,38 +939,66 @@ export class DmaKernel implements KernelContext {
 
   // ---------------------------------------------------------------- streaming maps (§1.3)
 
+  // The streaming entry points below test all their arguments at once and
+  // call out of line only to throw (#badStreamArgs, in the order the checks
+  // read). V8 boxes each address above 2^31 that it passes to a function it
+  // did not inline, so the path from the driver's call to dma-direct is kept
+  // to a few small functions.
+
   /** dma_map_phys() (6.18+): the primary streaming entry point. */
   mapPhys(dev: Device, phys: number, size: number, dir: number, attrs = 0): number {
     this.#needDev(dev, "mapPhys");
-    this.#needInt(phys, "phys", "mapPhys");
-    // Above every RAM range and MMIO window nothing answers: a clear error
-    // rather than a bounce that copies from nowhere.
-    const rs = this.platform.memory.ranges;
-    if (rs.length > 0 && phys >= rs[rs.length - 1]!.end)
-      throw new RangeError(
-        `mapPhys: phys ${hex(phys)} is above all of memory (the highest range ends at ${hex(rs[rs.length - 1]!.end)})`,
-      );
-    this.#needInt(size, "size", "mapPhys");
-    this.#checkDir(dir, "dma_map_phys");
-    this.#checkArgs("mapPhys", dev, phys, "phys", size, attrs);
+    if (!mapArgsOk(phys, size, dir, attrs))
+      this.#badStreamArgs("mapPhys", "dma_map_phys", dev, phys, "phys", size, dir, attrs, true);
+    this.#needBelowMemory(phys);
     return this.#mapPhys(dev, phys, size, dir, attrs);
   }
 
+  /** Above every RAM range and MMIO window nothing answers: a clear error rather than a bounce that copies from nowhere. */
+  #needBelowMemory(phys: number): void {
+    const rs = this.platform.memory.ranges;
+    if (rs.length > 0 && phys >= rs[rs.length - 1]!.end) this.#aboveMemory(phys);
+  }
+
+  #aboveMemory(phys: number): never {
+    const rs = this.platform.memory.ranges;
+    throw new RangeError(
+      `mapPhys: phys ${hex(phys)} is above all of memory (the highest range ends at ${hex(rs[rs.length - 1]!.end)})`,
+    );
+  }
+
+  /**
+   * A streaming call's bad argument, thrown with the message of the first
+   * check it fails: the address (map calls only), mapPhys's memory bound, the
+   * size, the direction, then #checkArgs's ranges.
+   */
+  #badStreamArgs(
+    fn: string,
+    kernelFn: string,
+    dev: Device,
+    addr: number,
+    addrName: string,
+    size: number,
+    dir: number,
+    attrs: number,
+    isMap: boolean,
+  ): never {
+    if (isMap) this.#needInt(addr, addrName, fn);
+    if (fn === "mapPhys") this.#needBelowMemory(addr);
+    this.#needInt(size, "size", fn);
+    this.#checkDir(dir, kernelFn);
+    this.#checkArgs(fn, dev, addr, addrName, size, attrs);
+    throw new RangeError(`${fn}: bad arguments`); // not reached: one of the checks above throws
+  }
+
   #mapPhys(dev: Device, phys: number, size: number, dir: number, attrs: number): number {
-    if (!dev.hasDmaMask) {
-      this.log.warnOnce(
-        `no-dma-mask:${dev.name}`,
-        "WARN_ON_ONCE(!dev->dma_mask): device has no DMA mask",
-        dev.name,
-      );
-      return DMA_MAPPING_ERROR;
-    }
+    if (!dev.hasDmaMask) return this.#noDmaMask(dev);
     if (attrs & DMA_ATTR_REQUIRE_COHERENT && !dev.dmaCoherent) return DMA_MAPPING_ERROR;
-    const ops = this.getDmaOps(dev);
+    const ops = this.#opsOf(dev);
     const mmio = (attrs & DMA_ATTR_MMIO) !== 0;
     let addr = DMA_MAPPING_ERROR;
     if (
-      this.mapDirect(dev, ops) ||
+      this.#mapDirect(dev, ops) ||
       (!mmio && this.#archMapDirect !== null && this.#archMapDirect(dev, phys + size))
     ) {
       this.stats.directCalls++;
@@ -971,9 +1012,18 @@ export class DmaKernel implements KernelContext {
     } else {
       addr = this.#opsMapPhys(dev, ops!, phys, size, dir, attrs);
     }
-    this.debug?.mapPhys(dev, phys, size, dir, addr, attrs);
+    if (this.debug !== null) this.debug.mapPhys(dev, phys, size, dir, addr, attrs);
     if (addr !== DMA_MAPPING_ERROR) this.#recordMap(dev, "phys", addr, size, dir, phys);
     return addr;
+  }
+
+  #noDmaMask(dev: Device): number {
+    this.log.warnOnce(
+      `no-dma-mask:${dev.name}`,
+      "WARN_ON_ONCE(!dev->dma_mask): device has no DMA mask",
+      dev.name,
+    );
+    return DMA_MAPPING_ERROR;
   }
 
   #opsMapPhys(
@@ -1030,19 +1080,28 @@ export class DmaKernel implements KernelContext {
   /** dma_unmap_phys() */
   unmapPhys(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapPhys");
-    this.#needInt(size, "size", "unmapPhys");
-    this.#checkDir(dir, "dma_unmap_phys");
-    this.#checkArgs("unmapPhys", dev, addr, "addr", size, attrs);
+    if (!unmapArgsOk(addr, size, dir, attrs))
+      this.#badStreamArgs(
+        "unmapPhys",
+        "dma_unmap_phys",
+        dev,
+        addr,
+        "addr",
+        size,
+        dir,
+        attrs,
+        false,
+      );
     this.#unmapPhys(dev, addr, size, dir, attrs);
   }
 
   #unmapPhys(dev: Device, addr: number, size: number, dir: number, attrs: number): void {
-    const ops = this.getDmaOps(dev);
+    const ops = this.#opsOf(dev);
     const mmio = (attrs & DMA_ATTR_MMIO) !== 0;
     this.#recordUnmap(dev, addr);
-    this.debug?.unmapPhys(dev, addr, size, dir);
+    if (this.debug !== null) this.debug.unmapPhys(dev, addr, size, dir);
     if (
-      this.mapDirect(dev, ops) ||
+      this.#mapDirect(dev, ops) ||
       (!mmio && this.#archMapDirect !== null && this.#archMapDirect(dev, addr + size))
     ) {
       this.stats.directCalls++;
@@ -1112,19 +1171,38 @@ export class DmaKernel implements KernelContext {
     this.#needDev(dev, "mapPage");
     this.#needInt(pagePhys, "pagePhys", "mapPage");
     this.#needInt(offset, "offset", "mapPage");
-    this.#needInt(size, "size", "mapPage");
-    this.#checkDir(dir, "dma_map_page_attrs");
-    this.#checkArgs("mapPage", dev, pagePhys + offset, "page + offset", size, attrs);
+    const phys = pagePhys + offset;
+    if (!mapArgsOk(phys, size, dir, attrs))
+      this.#badStreamArgs(
+        "mapPage",
+        "dma_map_page_attrs",
+        dev,
+        phys,
+        "page + offset",
+        size,
+        dir,
+        attrs,
+        true,
+      );
     if (attrs & DMA_ATTR_MMIO && this.design.physOps) return DMA_MAPPING_ERROR;
-    return this.#mapPhys(dev, pagePhys + offset, size, dir, attrs);
+    return this.#mapPhys(dev, phys, size, dir, attrs);
   }
 
   /** dma_unmap_page_attrs(): ignores a call carrying DMA_ATTR_MMIO. */
   unmapPage(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapPage");
-    this.#needInt(size, "size", "unmapPage");
-    this.#checkDir(dir, "dma_unmap_page_attrs");
-    this.#checkArgs("unmapPage", dev, addr, "addr", size, attrs);
+    if (!unmapArgsOk(addr, size, dir, attrs))
+      this.#badStreamArgs(
+        "unmapPage",
+        "dma_unmap_page_attrs",
+        dev,
+        addr,
+        "addr",
+        size,
+        dir,
+        attrs,
+        false,
+      );
     if (attrs & DMA_ATTR_MMIO && this.design.physOps) return;
     this.#unmapPhys(dev, addr, size, dir, attrs);
   }
@@ -1132,10 +1210,35 @@ export class DmaKernel implements KernelContext {
   /** dma_map_single_attrs(): a linear-map address; vmalloc memory is refused. */
   mapSingle(dev: Device, cpuAddr: number, size: number, dir: number, attrs = 0): number {
     this.#needDev(dev, "mapSingle");
-    this.#needInt(cpuAddr, "cpuAddr", "mapSingle");
-    this.#needInt(size, "size", "mapSingle");
-    this.#checkDir(dir, "dma_map_single_attrs");
-    this.#checkArgs("mapSingle", dev, cpuAddr, "cpuAddr", size, attrs);
+    if (!mapArgsOk(cpuAddr, size, dir, attrs))
+      this.#badStreamArgs(
+        "mapSingle",
+        "dma_map_single_attrs",
+        dev,
+        cpuAddr,
+        "cpuAddr",
+        size,
+        dir,
+        attrs,
+        true,
+      );
+    // A linear-map address is neither vmalloc memory nor one of our remaps:
+    // only other addresses need the region lookup.
+    const kas = this.platform.kas;
+    const pa = kas.translate(cpuAddr);
+    if (pa < 0 || !kas.isLinear(cpuAddr))
+      return this.#mapSingleNotLinear(dev, cpuAddr, size, dir, attrs);
+    if (this.debug !== null) this.debug.mapSingle(dev, cpuAddr, size);
+    return this.#mapPhys(dev, pa, size, dir, attrs);
+  }
+
+  #mapSingleNotLinear(
+    dev: Device,
+    cpuAddr: number,
+    size: number,
+    dir: number,
+    attrs: number,
+  ): number {
     const region = this.platform.kas.regionOf(cpuAddr);
     // (The size test first: a lookup keyed by a number above 2^31 boxes it.)
     if (region === "vmalloc" || (this.#remaps.size > 0 && this.#remaps.has(cpuAddr))) {
@@ -1149,29 +1252,58 @@ export class DmaKernel implements KernelContext {
     return this.#mapPhys(dev, pa, size, dir, attrs);
   }
 
-  /** dma_unmap_single_attrs() */
+  /** dma_unmap_single_attrs(): dma_unmap_page_attrs. */
   unmapSingle(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapSingle");
-    this.#needInt(size, "size", "unmapSingle");
-    this.unmapPage(dev, addr, size, dir, attrs);
+    if (!unmapArgsOk(addr, size, dir, attrs))
+      this.#badStreamArgs(
+        "unmapSingle",
+        "dma_unmap_page_attrs",
+        dev,
+        addr,
+        "addr",
+        size,
+        dir,
+        attrs,
+        false,
+      );
+    if (attrs & DMA_ATTR_MMIO && this.design.physOps) return;
+    this.#unmapPhys(dev, addr, size, dir, attrs);
   }
 
   /** dma_map_resource(): dma_map_phys with DMA_ATTR_MMIO. */
   mapResource(dev: Device, phys: number, size: number, dir: number, attrs = 0): number {
     this.#needDev(dev, "mapResource");
-    this.#needInt(phys, "phys", "mapResource");
-    this.#needInt(size, "size", "mapResource");
-    this.#checkDir(dir, "dma_map_resource");
-    this.#checkArgs("mapResource", dev, phys, "phys", size, attrs);
+    if (!mapArgsOk(phys, size, dir, attrs))
+      this.#badStreamArgs(
+        "mapResource",
+        "dma_map_resource",
+        dev,
+        phys,
+        "phys",
+        size,
+        dir,
+        attrs,
+        true,
+      );
     return this.#mapPhys(dev, phys, size, dir, attrs | DMA_ATTR_MMIO);
   }
 
   /** dma_unmap_resource() */
   unmapResource(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapResource");
-    this.#needInt(size, "size", "unmapResource");
-    this.#checkDir(dir, "dma_unmap_resource");
-    this.#checkArgs("unmapResource", dev, addr, "addr", size, attrs);
+    if (!unmapArgsOk(addr, size, dir, attrs))
+      this.#badStreamArgs(
+        "unmapResource",
+        "dma_unmap_resource",
+        dev,
+        addr,
+        "addr",
+        size,
+        dir,
+        attrs,
+        false,
+      );
     this.#unmapPhys(dev, addr, size, dir, attrs | DMA_ATTR_MMIO);
   }
 
@@ -2473,6 +2605,30 @@ function iommuOpsTable(e: IommuDmaEntryPoints, d: DesignTraits, common: CommonPa
     table.unmapSg = (dev, sgl, n, dir, attrs) => e.unmapSg(dev, sgl, n, dir, attrs);
   }
   return table;
+}
+
+/** A streaming map's arguments: an address and size in range, a direction, known attrs. */
+function mapArgsOk(addr: number, size: number, dir: number, attrs: number): boolean {
+  return (
+    Number.isInteger(addr) && addr >= 0 && addr < 2 ** 52 && unmapArgsOk(addr, size, dir, attrs)
+  );
+}
+
+/** An unmap's arguments: the bus address may be DMA_MAPPING_ERROR (-1). */
+function unmapArgsOk(addr: number, size: number, dir: number, attrs: number): boolean {
+  return (
+    Number.isInteger(addr) &&
+    addr >= -1 &&
+    addr < 2 ** 52 &&
+    Number.isInteger(size) &&
+    size >= 0 &&
+    size <= 2 ** 48 &&
+    (dir === 0 || dir === 1 || dir === 2) &&
+    Number.isInteger(attrs) &&
+    attrs >= 0 &&
+    attrs <= 0x7fffffff &&
+    (attrs & ~DMA_ATTR_ALL) === 0
+  );
 }
 
 /** How a bad argument reads in an error message. */
