@@ -33,11 +33,13 @@ export function modulo(x: number, a: number): number {
 }
 
 /**
- * x % a === 0 for a power of two `a` whose reciprocal is `inv`: every step is
- * exact for any double, so no fallback is needed.
+ * x % a === 0 for a power of two `a` whose reciprocal is `inv` (the scaling
+ * is exact for any integer; a fraction, NaN or Infinity is no multiple).
+ * Short enough (under 28 bytecodes) that V8 inlines it at every call, even
+ * where the caller's inlining budget is spent.
  */
-function isMultiple(x: number, a: number, inv: number): boolean {
-  return x - Math.trunc(x * inv) * a === 0;
+function isMultiple(x: number, inv: number): boolean {
+  return isInt(x * inv) && isInt(x);
 }
 
 /** modulo() by a power of two `a` whose reciprocal `inv` is known: a multiply instead of a divide. */
@@ -179,6 +181,8 @@ export interface DomainOwner {
   [OWNER_INVALIDATE_RANGE](domain: IommuDomain, iova: number, size: number): void;
   [OWNER_INVALIDATE_DOMAIN](domain: IommuDomain): void;
   [OWNER_MARK_STALE](domain: IommuDomain, iova: number, size: number): void;
+  /** The unit's IOTLB: an empty one has nothing to mark stale, so the domain skips the call. */
+  readonly iotlb: { readonly size: number };
 }
 
 let nextDomainId = 1;
@@ -250,9 +254,9 @@ export class IommuDomain {
         typeof paddr === "number" &&
         typeof size === "number" &&
         (prot & PROT_ALL) === prot &&
-        isMultiple(iova, min, inv) &&
-        isMultiple(paddr, min, inv) &&
-        isMultiple(size, min, inv) &&
+        isMultiple(iova, inv) &&
+        isMultiple(paddr, inv) &&
+        isMultiple(size, inv) &&
         size !== 0
       )
     )
@@ -266,7 +270,7 @@ export class IommuDomain {
       if (rc !== 0) return rc;
     }
     // Any IOTLB entry for these pages belongs to an earlier mapping.
-    this.#owner[OWNER_MARK_STALE](this, iova, size);
+    if (this.#owner.iotlb.size !== 0) this.#owner[OWNER_MARK_STALE](this, iova, size);
     return 0;
   }
 
@@ -327,7 +331,6 @@ export class IommuDomain {
   iommuUnmapFast(iova: number, size: number, gather: IotlbGather): number {
     if (!IotlbGather.isGather(gather)) needGather("IommuDomain.iommuUnmapFast", gather);
     const pt = this.pageTable;
-    const min = this.#min;
     const inv = this.#minInv;
     // Numbers, and aligned (so integers); anything else unmaps nothing, or throws if it is no integer.
     if (
@@ -335,8 +338,8 @@ export class IommuDomain {
         pt !== null &&
         typeof iova === "number" &&
         typeof size === "number" &&
-        isMultiple(iova, min, inv) &&
-        isMultiple(size, min, inv)
+        isMultiple(iova, inv) &&
+        isMultiple(size, inv)
       )
     )
       return unmapNothing("IommuDomain.iommuUnmapFast", iova, size);
@@ -352,7 +355,7 @@ export class IommuDomain {
       done += n;
     }
     if (done > 0) {
-      this.#owner[OWNER_MARK_STALE](this, iova, done);
+      if (this.#owner.iotlb.size !== 0) this.#owner[OWNER_MARK_STALE](this, iova, done);
       // An unlinked page is no longer waiting for its sync: a later map of the IOVA starts afresh.
       if (this.unsynced.size > 0) this.#forgetUnsynced(iova, done);
     }
