@@ -43,15 +43,24 @@ export class LiveIovas {
 
   /** Map.set: a new range goes last; a live pfn gets the new length and keeps its place. */
   set(pfn: number, len: number): void {
-    const at = this.#find(pfn);
-    if (at >= 0) {
-      this.#len[at] = len;
-      return;
-    }
-    if ((this.#used + 1) * 2 > this.#mask + 1) this.#grow();
+    // One probe finds the pfn or the empty slot a new range takes.
+    const pfns = this.#pfn;
     const mask = this.#mask;
     let i = this.#home(pfn);
-    while (this.#pfn[i] !== EMPTY) i = (i + 1) & mask;
+    for (;;) {
+      const p = pfns[i]!;
+      if (p === pfn) {
+        this.#len[i] = len;
+        return;
+      }
+      if (p === EMPTY) break;
+      i = (i + 1) & mask;
+    }
+    if ((this.#used + 1) * 2 > mask + 1) {
+      this.#grow();
+      i = this.#home(pfn);
+      while (this.#pfn[i] !== EMPTY) i = (i + 1) & this.#mask;
+    }
     this.#pfn[i] = pfn;
     this.#len[i] = len;
     this.#seq[i] = this.#seqNext++;
