@@ -51,7 +51,8 @@ import {
   IotlbGather,
 } from "@dmasim/iommu";
 import { FlushQueue } from "./flush_queue.ts";
-import { IovaDomain } from "./iova.ts";
+import { ALLOC_IOVA_FAST, isInt } from "./internal.ts";
+import { IOVA_ANCHOR_PFN, IovaDomain } from "./iova.ts";
 import { LiveIovas } from "./live_iovas.ts";
 
 /** The IOMMU core's default domain policy (iommu.passthrough, iommu.strict, Kconfig default). */
@@ -263,16 +264,27 @@ export class IommuDma implements IommuDmaEntryPoints {
     if (limit === 0) limit = LIMIT_32; // dma_get_mask() of a zero mask is 32 bits
     if (domain.geometry.forceAperture && domain.geometry.apertureEnd < limit)
       limit = domain.geometry.apertureEnd;
+    // A size that is no positive integer number of granules (or a CPU the
+    // rcache lacks) goes to the checked allocIovaFast, which throws; the
+    // limits are computed here.
     const cpu = this.#k.cpu;
+    const checked = !(iovaLen >= 1 && isInt(iovaLen) && cpu < iovad.rcache.cpus);
     if (limit > LIMIT_32 && st.pci32bitWorkaround) {
-      const pfn = iovad.allocIovaFast(iovaLen, (LIMIT_32 + 1) * granuleInv - 1, false, cpu);
+      const limit32 = (LIMIT_32 + 1) * granuleInv - 1;
+      const pfn = checked
+        ? iovad.allocIovaFast(iovaLen, limit32, false, cpu)
+        : iovad[ALLOC_IOVA_FAST](iovaLen, limit32, false, cpu);
       if (pfn !== 0) {
         st.live.set(pfn, size);
         return pfn;
       }
       this.#dacFallback(dev, st, limit);
     }
-    const pfn = iovad.allocIovaFast(iovaLen, Math.floor(limit * granuleInv), true, cpu);
+    const limitPfn = Math.floor(limit * granuleInv);
+    const pfn =
+      checked || !(limitPfn >= 0 && limitPfn < IOVA_ANCHOR_PFN)
+        ? iovad.allocIovaFast(iovaLen, limitPfn, true, cpu)
+        : iovad[ALLOC_IOVA_FAST](iovaLen, limitPfn, true, cpu);
     if (pfn !== 0) st.live.set(pfn, size);
     return pfn;
   }

@@ -4,7 +4,7 @@
 // STARTED after they were queued has FINISHED. Per-CPU rings of 256 entries
 // with a 10 ms timer, or (IOMMUs whose flushes a hypervisor shadows) one
 // global ring of 32768 entries with a 1 s timer.
-import { describeArg, FREE_IOVA_FAST } from "./internal.ts";
+import { describeArg, FREE_IOVA_FAST, isInt } from "./internal.ts";
 import { IovaDomain } from "./iova.ts";
 import { checkTimerClock, type TimerClock } from "./rcache.ts";
 
@@ -233,15 +233,15 @@ export class FlushQueue {
     // stored; what failed is worked out, and thrown, out of line.
     if (
       !(
-        Number.isInteger(pfn) &&
+        isInt(pfn) &&
         pfn >= 0 &&
         pfn < IOVA_ANCHOR_PFN &&
-        Number.isInteger(pages) &&
+        isInt(pages) &&
         pages >= 1 &&
-        Number.isInteger(freelistPages) &&
+        isInt(freelistPages) &&
         freelistPages >= 0 &&
         freelistPages < IOVA_ANCHOR_PFN &&
-        Number.isInteger(cpu) &&
+        isInt(cpu) &&
         cpu >= 0 &&
         cpu < this.#cpuEnd
       )
@@ -249,13 +249,9 @@ export class FlushQueue {
       this.#badQueue(pfn, pages, freelistPages, cpu);
     const r = this.#rings[this.single ? 0 : cpu]!;
     const mask = this.#mask;
-    this.#ringFree(r, cpu);
-    if (((r.tail + 1) & mask) === r.head) {
-      // fq_full(): the ring is full with entries no flush has covered yet.
-      this.stats.fullFlushes++;
-      this.#flush();
-      this.#ringFree(r, cpu);
-    }
+    // Only entries older than the last finished flush can go (the test, inline; the frees, not).
+    if (r.head !== r.tail && r.counter[r.head]! < this.#finishCnt) this.#ringFree(r, cpu);
+    if (((r.tail + 1) & mask) === r.head) this.#flushFull(r, cpu);
     const t = r.tail;
     r.pfn[t] = pfn;
     r.pages[t] = pages;
@@ -265,10 +261,20 @@ export class FlushQueue {
     this.stats.queued++;
     const depth = (r.tail - r.head) & mask;
     if (depth > this.stats.maxDepth) this.stats.maxDepth = depth;
-    if (this.#timer === null) {
-      this.#timerCpu = cpu;
-      this.#timer = this.#clock.setTimer(this.#clock.now() + this.timeoutNs, () => this.#timeout());
-    }
+    if (this.#timer === null) this.#arm(cpu);
+  }
+
+  /** fq_full(): the ring is full with entries no flush has covered yet (out of line). */
+  #flushFull(r: Ring, cpu: number): void {
+    this.stats.fullFlushes++;
+    this.#flush();
+    this.#ringFree(r, cpu);
+  }
+
+  /** Arms the flush timer on `cpu` (out of line). */
+  #arm(cpu: number): void {
+    this.#timerCpu = cpu;
+    this.#timer = this.#clock.setTimer(this.#clock.now() + this.timeoutNs, () => this.#timeout());
   }
 
   /** The first failing check of queue(), thrown. */

@@ -8,7 +8,14 @@
 // The kernel's rbtree is replaced by a treap (same ordered-set semantics:
 // insert, delete, predecessor, successor, lookup, all O(log n) expected).
 // Only the order of the ranges is observable, so results are identical.
-import { describeArg, FREE_IOVA_FAST, RCACHE_GET, RCACHE_INSERT } from "./internal.ts";
+import {
+  ALLOC_IOVA_FAST,
+  describeArg,
+  FREE_IOVA_FAST,
+  isInt,
+  RCACHE_GET,
+  RCACHE_INSERT,
+} from "./internal.ts";
 import { IOVA_RANGE_CACHE_MAX_SIZE, IovaRcache, type TimerClock } from "./rcache.ts";
 
 /** One allocated range (struct iova): pfns [pfnLo, pfnHi], both inclusive. */
@@ -531,23 +538,38 @@ export class IovaDomain {
     // One inlinable test; what failed is worked out, and thrown, out of line.
     if (
       !(
-        Number.isInteger(size) &&
+        isInt(size) &&
         size >= 1 &&
-        Number.isInteger(limitPfn) &&
+        isInt(limitPfn) &&
         limitPfn >= 0 &&
         limitPfn < IOVA_ANCHOR_PFN &&
         typeof flushRcache === "boolean" &&
-        Number.isInteger(cpu) &&
+        isInt(cpu) &&
         cpu >= 0 &&
         cpu < this.rcache.cpus
       ) ||
       this.#dead
     )
       this.#badFastAlloc(size, limitPfn, flushRcache, cpu);
+    return this[ALLOC_IOVA_FAST](size, limitPfn, flushRcache, cpu);
+  }
+
+  /**
+   * allocIovaFast() without the argument check, for iommu-dma: a size it
+   * tested to be a positive integer, a limit below 2^52 it computed, the
+   * kernel's CPU (always one the rcache has).
+   */
+  [ALLOC_IOVA_FAST](size: number, limitPfn: number, flushRcache: boolean, cpu: number): number {
+    if (this.#dead) this.#checkAlive("allocIovaFast");
     this.#fastAllocs++;
     if (size < RCACHE_ROUNDUP_BELOW) size = roundupPowOfTwo(size);
     const cached = this.rcache[RCACHE_GET](size, limitPfn + 1, cpu);
     if (cached !== 0) return cached;
+    return this.#allocFromTree(size, limitPfn, flushRcache);
+  }
+
+  /** alloc_iova_fast() past an rcache miss: the tree, then (with `flushRcache`) every cache flushed and the tree again. */
+  #allocFromTree(size: number, limitPfn: number, flushRcache: boolean): number {
     let node = this.#allocAndInsertRange(size, limitPfn + 1, true);
     if (node === null && flushRcache) {
       this.#rcacheFlushes++;
@@ -570,12 +592,12 @@ export class IovaDomain {
   freeIovaFast(pfn: number, size: number, cpu = 0): void {
     if (
       !(
-        Number.isInteger(pfn) &&
+        isInt(pfn) &&
         pfn >= 0 &&
         pfn < IOVA_ANCHOR_PFN &&
-        Number.isInteger(size) &&
+        isInt(size) &&
         size >= 1 &&
-        Number.isInteger(cpu) &&
+        isInt(cpu) &&
         cpu >= 0 &&
         cpu < this.rcache.cpus
       ) ||

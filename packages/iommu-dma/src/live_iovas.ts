@@ -18,6 +18,8 @@ export class LiveIovas {
   #len = new Float64Array(16);
   /** Insertion order: entries list by it. */
   #seq = new Float64Array(16);
+  /** Slot of the latest set: the usual delete is of the range mapped last, found without hashing. */
+  #lastSlot = 0;
 
   get size(): number {
     return this.#used;
@@ -56,23 +58,29 @@ export class LiveIovas {
       if (p === EMPTY) break;
       i = (i + 1) & mask;
     }
-    if ((this.#used + 1) * 2 > mask + 1) {
-      this.#grow();
-      i = this.#home(pfn);
-      while (this.#pfn[i] !== EMPTY) i = (i + 1) & this.#mask;
-    }
+    if ((this.#used + 1) * 2 > mask + 1) i = this.#growFor(pfn);
     this.#pfn[i] = pfn;
     this.#len[i] = len;
     this.#seq[i] = this.#seqNext++;
     this.#used++;
+    this.#lastSlot = i;
   }
 
   /** Map.delete: forgets the range at `pfn`; false when there is none. */
   delete(pfn: number): boolean {
-    const at = this.#find(pfn);
+    let at = this.#lastSlot;
+    if (!(pfn >= 0 && this.#pfn[at] === pfn)) at = this.#find(pfn);
     if (at < 0) return false;
     this.#used--;
-    // Backward-shift deletion: later members of the probe run move into the hole.
+    const pfns = this.#pfn;
+    // Usually the slot after it is empty and nothing moves.
+    if (pfns[(at + 1) & this.#mask] === EMPTY) pfns[at] = EMPTY;
+    else this.#shiftInto(at);
+    return true;
+  }
+
+  /** Backward-shift deletion: later members of the probe run move into the hole at `at`. */
+  #shiftInto(at: number): void {
     const mask = this.#mask;
     const pfns = this.#pfn;
     let hole = at;
@@ -90,7 +98,14 @@ export class LiveIovas {
       hole = j;
     }
     pfns[hole] = EMPTY;
-    return true;
+  }
+
+  /** Doubles the table; returns the empty slot `pfn` then takes. */
+  #growFor(pfn: number): number {
+    this.#grow();
+    let i = this.#home(pfn);
+    while (this.#pfn[i] !== EMPTY) i = (i + 1) & this.#mask;
+    return i;
   }
 
   #grow(): void {

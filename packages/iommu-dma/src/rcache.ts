@@ -5,7 +5,7 @@
 // delayed work item every 100 ms while it holds more magazines than there
 // are online CPUs.
 
-import { describeArg, RCACHE_GET, RCACHE_INSERT } from "./internal.ts";
+import { describeArg, isInt, RCACHE_GET, RCACHE_INSERT } from "./internal.ts";
 
 /** pfns are below this (the IOVA domain's anchor, 2^52). */
 const PFN_END = 2 ** 52;
@@ -184,12 +184,12 @@ export class IovaRcache {
     // One inlinable test; what failed is worked out, and thrown, out of line.
     if (
       !(
-        Number.isInteger(pfn) &&
+        isInt(pfn) &&
         pfn >= 0 &&
         pfn < PFN_END &&
-        Number.isInteger(size) &&
+        isInt(size) &&
         size >= 1 &&
-        Number.isInteger(cpu) &&
+        isInt(cpu) &&
         cpu >= 0 &&
         cpu < this.cpus
       )
@@ -204,26 +204,29 @@ export class IovaRcache {
     if (cls >= IOVA_RANGE_CACHE_MAX_SIZE) return false;
     const i = cls * this.cpus + cpu;
     let loaded = this.#loaded[i]!;
-    if (loaded.size === IOVA_MAG_SIZE) {
-      const prev = this.#prev[i]!;
-      if (prev.size < IOVA_MAG_SIZE) {
-        this.#loaded[i] = prev;
-        this.#prev[i] = loaded;
-        loaded = prev;
-        this.stats.swaps++;
-      } else {
-        // Both full: the loaded magazine goes to the depot, a fresh one
-        // replaces it, and the trim work is scheduled (if not pending).
-        this.#depot[cls]!.push(loaded);
-        this.stats.depotPushes++;
-        loaded = new Magazine();
-        this.#loaded[i] = loaded;
-        this.#scheduleTrim(cls);
-      }
-    }
+    if (loaded.size === IOVA_MAG_SIZE) loaded = this.#makeRoom(cls, i, loaded);
     loaded.pfns[loaded.size++] = pfn;
     this.stats.inserts++;
     return true;
+  }
+
+  /** insert() found the loaded magazine full: swap in prev, or push loaded to the depot for a fresh one (out of line). */
+  #makeRoom(cls: number, i: number, loaded: Magazine): Magazine {
+    const prev = this.#prev[i]!;
+    if (prev.size < IOVA_MAG_SIZE) {
+      this.#loaded[i] = prev;
+      this.#prev[i] = loaded;
+      this.stats.swaps++;
+      return prev;
+    }
+    // Both full: the loaded magazine goes to the depot, a fresh one
+    // replaces it, and the trim work is scheduled (if not pending).
+    this.#depot[cls]!.push(loaded);
+    this.stats.depotPushes++;
+    const fresh = new Magazine();
+    this.#loaded[i] = fresh;
+    this.#scheduleTrim(cls);
+    return fresh;
   }
 
   /**
@@ -234,12 +237,12 @@ export class IovaRcache {
   get(size: number, limitPfnExclusive: number, cpu = 0): number {
     if (
       !(
-        Number.isInteger(size) &&
+        isInt(size) &&
         size >= 1 &&
-        Number.isInteger(limitPfnExclusive) &&
+        isInt(limitPfnExclusive) &&
         limitPfnExclusive >= 0 &&
         limitPfnExclusive <= PFN_END &&
-        Number.isInteger(cpu) &&
+        isInt(cpu) &&
         cpu >= 0 &&
         cpu < this.cpus
       )
@@ -256,27 +259,9 @@ export class IovaRcache {
       return 0;
     }
     const i = cls * this.cpus + cpu;
-    let loaded = this.#loaded[i]!;
-    let pfn = 0;
-    let has = true;
-    if (loaded.size === 0) {
-      const prev = this.#prev[i]!;
-      if (prev.size !== 0) {
-        this.#loaded[i] = prev;
-        this.#prev[i] = loaded;
-        loaded = prev;
-        this.stats.swaps++;
-      } else {
-        const depot = this.#depot[cls]!;
-        if (depot.length > 0) {
-          // The empty loaded magazine is dropped for the newest depot one.
-          loaded = depot.pop()!;
-          this.#loaded[i] = loaded;
-          this.stats.depotPops++;
-        } else has = false;
-      }
-    }
-    if (has) pfn = loaded.pop(limitPfnExclusive - size);
+    let loaded: Magazine | null = this.#loaded[i]!;
+    if (loaded.size === 0) loaded = this.#refill(cls, i, loaded);
+    const pfn = loaded === null ? 0 : loaded.pop(limitPfnExclusive - size);
     if (pfn === 0) {
       this.stats.misses++;
       this.stats.missesByClass[cls]!++;
@@ -285,6 +270,24 @@ export class IovaRcache {
       this.stats.hitsByClass[cls]!++;
     }
     return pfn;
+  }
+
+  /** get() found the loaded magazine empty: swap in prev, or take the newest depot magazine; null if neither has pfns (out of line). */
+  #refill(cls: number, i: number, loaded: Magazine): Magazine | null {
+    const prev = this.#prev[i]!;
+    if (prev.size !== 0) {
+      this.#loaded[i] = prev;
+      this.#prev[i] = loaded;
+      this.stats.swaps++;
+      return prev;
+    }
+    const depot = this.#depot[cls]!;
+    if (depot.length === 0) return null;
+    // The empty loaded magazine is dropped for the newest depot one.
+    const full = depot.pop()!;
+    this.#loaded[i] = full;
+    this.stats.depotPops++;
+    return full;
   }
 
   /** The first failing check of insert (pfn) or get (limitPfnExclusive), thrown out of line. */
