@@ -1224,10 +1224,8 @@ export class DmaKernel implements KernelContext {
       );
     // A linear-map address is neither vmalloc memory nor one of our remaps:
     // only other addresses need the region lookup.
-    const kas = this.platform.kas;
-    const pa = kas.translate(cpuAddr);
-    if (pa < 0 || !kas.isLinear(cpuAddr))
-      return this.#mapSingleNotLinear(dev, cpuAddr, size, dir, attrs);
+    const pa = this.platform.kas.linearToPhys(cpuAddr);
+    if (pa < 0) return this.#mapSingleNotLinear(dev, cpuAddr, size, dir, attrs);
     if (this.debug !== null) this.debug.mapSingle(dev, cpuAddr, size);
     return this.#mapPhys(dev, pa, size, dir, attrs);
   }
@@ -2607,11 +2605,14 @@ function iommuOpsTable(e: IommuDmaEntryPoints, d: DesignTraits, common: CommonPa
   return table;
 }
 
+// The streaming calls' argument tests, kept small so that the JIT inlines
+// them into the entry points. For an integer, `(attrs & DMA_ATTR_ALL) ===
+// attrs` holds only when it is made of known bits: & turns a negative number
+// or one of 2^31 or more into a different value.
+
 /** A streaming map's arguments: an address and size in range, a direction, known attrs. */
 function mapArgsOk(addr: number, size: number, dir: number, attrs: number): boolean {
-  return (
-    Number.isInteger(addr) && addr >= 0 && addr < 2 ** 52 && unmapArgsOk(addr, size, dir, attrs)
-  );
+  return addr >= 0 && unmapArgsOk(addr, size, dir, attrs);
 }
 
 /** An unmap's arguments: the bus address may be DMA_MAPPING_ERROR (-1). */
@@ -2625,9 +2626,7 @@ function unmapArgsOk(addr: number, size: number, dir: number, attrs: number): bo
     size <= 2 ** 48 &&
     (dir === 0 || dir === 1 || dir === 2) &&
     Number.isInteger(attrs) &&
-    attrs >= 0 &&
-    attrs <= 0x7fffffff &&
-    (attrs & ~DMA_ATTR_ALL) === 0
+    (attrs & DMA_ATTR_ALL) === attrs
   );
 }
 

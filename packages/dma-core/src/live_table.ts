@@ -5,6 +5,12 @@
 // an unmap allocate nothing (a Map keyed by bus addresses above 2^31 boxes
 // each key). Entries list in the order a Map of Maps would give: devices in
 // the order of their first mapping, then addresses in insertion order.
+//
+// In front of the table sits one slot for the newest map. A map moves the
+// previous newest into the table and takes the slot; an unmap of the newest
+// empties it. The common map-then-unmap pair thus never touches the table,
+// and add and remove stay small enough for the JIT to inline into the
+// kernel's map and unmap paths.
 
 export type LiveKind = "phys" | "sg" | "coherent" | "noncoherent";
 
@@ -38,9 +44,56 @@ export class LiveTable {
   #count = new Float64Array(64);
   /** Insertion order: entries list by it. */
   #seq = new Float64Array(64);
+  /** The newest map, not yet in the table (dev EMPTY: none); it counts once. */
+  #newDev = EMPTY;
+  #newAddr = 0;
+  #newKind: LiveKind = "phys";
+  #newSize = 0;
+  #newDir = 0;
+  #newPhys = 0;
+  #newSeq = 0;
 
   get size(): number {
+    this.#spill();
     return this.#used;
+  }
+
+  /** A map of `addr`: a new entry, or one more count on the live one (whose other fields stay). */
+  add(dev: number, addr: number, kind: LiveKind, size: number, dir: number, phys: number): void {
+    if (this.#newDev !== EMPTY) this.#spill();
+    this.#newDev = dev;
+    this.#newAddr = addr;
+    this.#newKind = kind;
+    this.#newSize = size;
+    this.#newDir = dir;
+    this.#newPhys = phys;
+    this.#newSeq = this.#seqNext++;
+  }
+
+  /** An unmap of `addr`: one count less, the entry gone at zero; an unknown address is ignored. */
+  remove(dev: number, addr: number): void {
+    if (this.#newDev === dev && this.#newAddr === addr) {
+      // The newest map is the one released, whether or not the table holds the same address too.
+      this.#newDev = EMPTY;
+      return;
+    }
+    this.#removeHashed(dev, addr);
+  }
+
+  /** The newest map into the table. */
+  #spill(): void {
+    if (this.#newDev === EMPTY) return;
+    const dev = this.#newDev;
+    this.#newDev = EMPTY;
+    this.#addHashed(
+      dev,
+      this.#newAddr,
+      this.#newKind,
+      this.#newSize,
+      this.#newDir,
+      this.#newPhys,
+      this.#newSeq,
+    );
   }
 
   #home(dev: number, addr: number): number {
@@ -62,8 +115,15 @@ export class LiveTable {
     }
   }
 
-  /** A map of `addr`: a new entry, or one more count on the live one (whose other fields stay). */
-  add(dev: number, addr: number, kind: LiveKind, size: number, dir: number, phys: number): void {
+  #addHashed(
+    dev: number,
+    addr: number,
+    kind: LiveKind,
+    size: number,
+    dir: number,
+    phys: number,
+    seq: number,
+  ): void {
     const at = this.#find(dev, addr);
     if (at >= 0) {
       this.#count[at]!++;
@@ -79,12 +139,11 @@ export class LiveTable {
     this.#dir[i] = dir;
     this.#phys[i] = phys;
     this.#count[i] = 1;
-    this.#seq[i] = this.#seqNext++;
+    this.#seq[i] = seq;
     this.#used++;
   }
 
-  /** An unmap of `addr`: one count less, the entry gone at zero; an unknown address is ignored. */
-  remove(dev: number, addr: number): void {
+  #removeHashed(dev: number, addr: number): void {
     const at = this.#find(dev, addr);
     if (at < 0) return;
     if (--this.#count[at]! > 0) return;
@@ -155,6 +214,7 @@ export class LiveTable {
 
   /** The live entries, by device number, then in the order they were made. */
   entries(): LiveEntry[] {
+    this.#spill();
     const idx: number[] = [];
     for (let i = 0; i <= this.#mask; i++) if (this.#dev[i] !== EMPTY) idx.push(i);
     idx.sort((a, b) => this.#dev[a]! - this.#dev[b]! || this.#seq[a]! - this.#seq[b]!);

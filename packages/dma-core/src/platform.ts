@@ -25,6 +25,8 @@ export interface PlatformKernelSpace {
   physToVirt(pa: number): number;
   isLinear(va: number): boolean;
   translate(va: number): number;
+  /** A linear-map address's physical address, -1 for any other (cheaper than translate + isLinear). */
+  linearToPhys(va: number): number;
   regionOf(va: number): string;
   kmalloc(size: number, highestZone?: number): number | null;
   kfree(va: number): void;

@@ -264,6 +264,7 @@ const CASES: BadInputCase<State>[] = [
   method("KernelAddressSpace", kas, "virtToPhys"),
   method("KernelAddressSpace", kas, "physToVirt"),
   method("KernelAddressSpace", kas, "translate", { lenient: ["va"] }),
+  method("KernelAddressSpace", kas, "linearToPhys", { lenient: ["va"] }),
   method("KernelAddressSpace", kas, "regionOf", { lenient: ["va"] }),
   method("KernelAddressSpace", kas, "isKernelTextOrRodata", { lenient: ["va"] }),
   method("KernelAddressSpace", kas, "kmalloc", {

@@ -145,10 +145,21 @@ export class KernelAddressSpace {
     return undefined;
   }
 
+  /** A linear-map address's physical address; -1 for any other address (the DMA map fast path). */
+  linearToPhys(va: number): number {
+    return va >= LINEAR_MAP_BASE && va < VMALLOC_BASE && this.#mem.isRam(va - LINEAR_MAP_BASE)
+      ? va - LINEAR_MAP_BASE
+      : -1;
+  }
+
   /** Any mapped kernel address to its physical address; -1 when unmapped. */
   translate(va: number): number {
     if (va >= LINEAR_MAP_BASE && va < VMALLOC_BASE)
       return this.#mem.isRam(va - LINEAR_MAP_BASE) ? va - LINEAR_MAP_BASE : -1;
+    return this.#translateOther(va);
+  }
+
+  #translateOther(va: number): number {
     if (
       this.#image &&
       va >= KERNEL_IMAGE_BASE &&

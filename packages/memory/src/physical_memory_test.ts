@@ -132,3 +132,21 @@ test("PhysicalMemory: readInto/write refuse a buffer that is not a Uint8Array an
   assertThrows(() => mem.write(2 ** 21, buf), MemoryAccessError, "outside RAM");
   assertEquals([...mem.read(0x1000, 4)], [2, 3, 0, 0], "nothing written by the refused calls");
 });
+
+test("KernelAddressSpace: linearToPhys answers for linear-map RAM only, as translate does there", () => {
+  const mem = new PhysicalMemory({
+    ram: [
+      { start: 0, size: 2 * GiB },
+      { start: 4 * GiB, size: 2 * GiB },
+    ],
+  });
+  const kas = new KernelAddressSpace(mem, new PageAllocator(mem));
+  const v = kas.vmalloc(8192)!;
+  const s = kas.allocStack();
+  for (const pa of [0, 0x1234, 2 * GiB - 1, 4 * GiB, 5 * GiB + 0x80])
+    assertEquals(kas.linearToPhys(LINEAR_MAP_BASE + pa), pa, `linear ${pa}`);
+  // The hole between the RAM ranges, vmalloc and stack memory, and nonsense: -1.
+  for (const va of [LINEAR_MAP_BASE + 3 * GiB, LINEAR_MAP_BASE + 6 * GiB, v, s, 0, -1, Number.NaN])
+    assertEquals(kas.linearToPhys(va), -1, `not linear ${va}`);
+  assertEquals(kas.translate(v) >= 0, true, "translate still answers for vmalloc");
+});
