@@ -29,6 +29,9 @@ export const isInt: (v: unknown) => boolean = Number.isInteger;
 // (or computed) the arguments already, skip the second check, which would
 // cost a few ns and, worse, push the call tree over V8's inlining budget.
 export const MAP_PAGES: unique symbol = Symbol("IoPageTable.mapPages, unchecked");
+export const MAP_LEAVES: unique symbol = Symbol(
+  "IoPageTable.mapPages of smallest pages by frame number",
+);
 export const UNMAP_LEAF: unique symbol = Symbol("IoPageTable.unmapLeaf, unchecked");
 export const ADD_RANGE: unique symbol = Symbol("IotlbGather.addRange, unchecked");
 export const ADD_PAGE: unique symbol = Symbol("IotlbGather.addPage, unchecked");

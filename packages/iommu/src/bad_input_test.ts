@@ -235,6 +235,17 @@ const CASES: BadInputCase<State>[] = [
   }),
   method("IommuDomain", domain, "iommuSyncMap"),
   method("IommuDomain", domain, "iommuMap", { undo: unmapDomain }),
+  method("IommuDomain", domain, "iommuMapFrames", {
+    good: { iovaPfn: () => 0x300, paPfn: () => 0x400, count: () => 1 },
+    extra: {
+      iovaPfn: [["a frame beyond the aperture", 2 ** 40]],
+      paPfn: [["a frame beyond 2^52", 2 ** 41]],
+      count: [["more frames than the aperture", 2 ** 40]],
+    },
+    undo: (s, a, r) => {
+      if (r === 0) s.domain.iommuUnmap((a[0] as number) * 4096, (a[2] as number) * 4096);
+    },
+  }),
   method("IommuDomain", domain, "iommuUnmapFast", {
     good: { iova: () => 0x300000 },
     undo: (s) => s.domain.flushIotlbAll(),

@@ -1,4 +1,4 @@
-import { assert, assertEquals, test } from "@dmasim/testing";
+import { assert, assertEquals, assertThrows, test } from "@dmasim/testing";
 import fc from "fast-check";
 import { DOMAIN_DMA, iommuPgsize } from "./domain.ts";
 import { IommuUnit, newTranslateResult } from "./iommu_unit.ts";
@@ -34,6 +34,58 @@ test("VT-d: a 4 MiB + 4 KiB map uses two 2 MiB superpages and one 4 KiB page; th
   assertEquals(tr.pa, 0x80300000);
   assertEquals(d.iommuUnmap(0x40000000, 0x1000), 0, "a partial unmap never splits a superpage");
   assertEquals(d.iommuUnmap(0x40000000, 0x401000), 0x401000);
+});
+
+test("iommuMapFrames maps as iommuMap of the frames' addresses: small pages, superpages, errors, stale IOTLB marks", () => {
+  const viaFrames = vtd();
+  const viaBytes = vtd();
+  const f = viaFrames.allocDomain(DOMAIN_DMA);
+  const b = viaBytes.allocDomain(DOMAIN_DMA);
+  viaFrames.attachDevice("00:01.0", f);
+  viaBytes.attachDevice("00:01.0", b);
+  const tf = newTranslateResult();
+  const tb = newTranslateResult();
+  // A cached translation first, so that the map marks it stale in both.
+  assertEquals(f.iommuMapFrames(0x100, 0x200, 1, IOMMU_READ), 0);
+  assertEquals(b.iommuMap(0x100000, 0x200000, 0x1000, IOMMU_READ), 0);
+  assert(viaFrames.translate("00:01.0", 0x100010, false, tf));
+  assert(viaBytes.translate("00:01.0", 0x100010, false, tb));
+  assertEquals(tf, tb);
+  const calls: Array<[number, number, number, number]> = [
+    [0x300, 0x400, 3, IOMMU_READ | IOMMU_WRITE],
+    [0x40000, 0x80000, 0x401, IOMMU_READ], // 2 MiB superpages and a 4 KiB page
+    [0x300, 0x500, 1, IOMMU_READ], // already mapped: -EEXIST
+    [0x100, 0x600, 1, IOMMU_READ],
+    [-1, 0x800, 1, IOMMU_READ],
+    [0x700, 0x800, 0, IOMMU_READ],
+    [2 ** 40, 0x800, 1, IOMMU_READ],
+  ];
+  for (const [i, p, n, prot] of calls)
+    assertEquals(
+      f.iommuMapFrames(i, p, n, prot),
+      b.iommuMap(i * 4096, p * 4096, n * 4096, prot),
+      `frames ${i.toString(16)} → ${p.toString(16)} × ${n}`,
+    );
+  // An unknown protection bit throws from both.
+  assertThrows(() => f.iommuMapFrames(0x700, 0x800, 1, 1 << 12), RangeError);
+  assertThrows(() => b.iommuMap(0x700000, 0x800000, 0x1000, 1 << 12), RangeError);
+  assertEquals(viaFrames.iotlb.size, viaBytes.iotlb.size);
+  for (const a of [0x100010, 0x300000, 0x302fff, 0x40200000, 0x40400000])
+    assertEquals(f.iovaToPhys(a), b.iovaToPhys(a), `iova 0x${a.toString(16)}`);
+  // Unmapped without an invalidation (a queued gather), then mapped elsewhere: the cached entry is stale in both.
+  for (const d of [f, b]) {
+    const g = new IotlbGather();
+    g.queued = true;
+    assertEquals(d.iommuUnmapFast(0x100000, 0x1000, g), 0x1000);
+  }
+  assertEquals(f.iommuMapFrames(0x100, 0x900, 1, IOMMU_READ), 0);
+  assertEquals(b.iommuMap(0x100000, 0x900000, 0x1000, IOMMU_READ), 0);
+  assert(viaFrames.translate("00:01.0", 0x100010, false, tf));
+  assert(viaBytes.translate("00:01.0", 0x100010, false, tb));
+  assertEquals(tf, tb);
+  assertEquals(tf.pa, 0x200010, "the stale IOTLB entry still answers");
+  assertEquals(viaFrames.hazards, viaBytes.hazards);
+  assertEquals(viaFrames.hazards.length, 1);
 });
 
 test("VT-d faults: a write to a read-only or unmapped page is reason 0x05, a read is 0x06, memory untouched", () => {

@@ -6,6 +6,7 @@
 import {
   inconsistent,
   isInt,
+  MAP_LEAVES,
   MAP_PAGES,
   needInteger,
   needObject,
@@ -216,6 +217,16 @@ export class IoPageTable {
     if (!(isInt(iova) && isInt(pa) && isInt(pgsize) && isInt(count) && (prot & PROT_ALL) === prot))
       badMapPages(iova, pa, pgsize, count, prot);
     return this[MAP_PAGES](iova, pa, pgsize, count, prot);
+  }
+
+  /**
+   * MAP_PAGES of `count` smallest pages at frame numbers `iovaPfn` and
+   * `paPfn`: frame numbers stay small integers across the call, where the
+   * addresses, above 2^30, would each be boxed into a new heap number.
+   */
+  [MAP_LEAVES](iovaPfn: number, paPfn: number, count: number, prot: number): number {
+    const size = this.#leafSize;
+    return this[MAP_PAGES](iovaPfn * size, paPfn * size, size, count, prot);
   }
 
   [MAP_PAGES](iova: number, pa: number, pgsize: number, count: number, prot: number): number {
