@@ -320,19 +320,23 @@ export class IommuDma implements IommuDmaEntryPoints {
     return 0;
   }
 
-  /** __iommu_dma_map(): allocate an IOVA for the granule-aligned span and write the page tables. */
-  #map(dev: Device, phys: number, size: number, prot: number, limit: number): number {
-    return this.#mapIn(dev, this.#state(dev), phys, size, prot, limit);
+  /**
+   * __iommu_dma_map(): allocate an IOVA for the granule-aligned span and
+   * write the page tables; below the device's coherent limit (allocations)
+   * or its streaming one.
+   */
+  #map(dev: Device, phys: number, size: number, prot: number, coherentLimit: boolean): number {
+    return this.#mapIn(dev, this.#state(dev), phys, size, prot, coherentLimit);
   }
 
-  /** #map with the device's state already looked up. */
+  /** #map with the device's state already looked up (the limit read here: passed on, it would be boxed). */
   #mapIn(
     dev: Device,
     st: DevState,
     phys: number,
     size: number,
     prot: number,
-    limit: number,
+    coherentLimit: boolean,
   ): number {
     const { cookie } = st;
     const g = cookie.granule;
@@ -346,9 +350,11 @@ export class IommuDma implements IommuDmaEntryPoints {
     let r = end - trunc(end * inv) * g;
     if (!(r >= 0 && r < g)) r = end % g;
     const len = r === 0 ? end : end + (g - r);
+    const limit = coherentLimit ? dev.coherentLimit : dev.streamingLimit;
     const pfn = this.#allocPfn(dev, st, len, limit);
     if (pfn === 0) return DMA_MAPPING_ERROR;
-    if (cookie.domain.iommuMap(pfn * g, phys - off, len, prot) !== 0) {
+    // By frame number (phys - off and len are multiples of the granule): no address is boxed on the way.
+    if (cookie.domain.iommuMapFrames(pfn, (phys - off) * inv, len * inv, prot) !== 0) {
       this.#freeIova(cookie, pfn * g, len, false, st);
       return DMA_MAPPING_ERROR;
     }
@@ -427,7 +433,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     if (this.#useSwiotlb(dev, size, dir))
       return this.#mapPhysBouncing(dev, st, phys, size, dir, attrs, prot);
     if (!coherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) archSyncForDevice(this.#k, phys, size, dir);
-    const iova = this.#mapIn(dev, st, phys, size, prot, dev.streamingLimit);
+    const iova = this.#mapIn(dev, st, phys, size, prot, false);
     if (iova === DMA_MAPPING_ERROR && this.#k.isSwiotlbBuffer(dev, phys)) {
       this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
     }
@@ -452,7 +458,7 @@ export class IommuDma implements IommuDmaEntryPoints {
     }
     if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
       archSyncForDevice(this.#k, phys, size, dir);
-    const iova = this.#mapIn(dev, st, phys, size, prot, dev.streamingLimit);
+    const iova = this.#mapIn(dev, st, phys, size, prot, false);
     if (iova === DMA_MAPPING_ERROR && this.#k.isSwiotlbBuffer(dev, phys)) {
       this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
     }
@@ -529,13 +535,7 @@ export class IommuDma implements IommuDmaEntryPoints {
       // A resource cannot be bounced.
       if (this.#k.design.physOps) return DMA_MAPPING_ERROR;
     }
-    return this.#map(
-      dev,
-      phys,
-      size,
-      this.#prot(dir, false, attrs) | IOMMU_MMIO,
-      dev.streamingLimit,
-    );
+    return this.#map(dev, phys, size, this.#prot(dir, false, attrs) | IOMMU_MMIO, false);
   }
 
   unmapResource(dev: Device, addr: number, size: number, _dir: number, _attrs: number): void {
@@ -864,7 +864,7 @@ export class IommuDma implements IommuDmaEntryPoints {
       }
       this.#k.zeroCpu(cpuAddr, alignUp(size, PAGE_SIZE));
     }
-    const handle = this.#map(dev, pa, size, prot, dev.coherentLimit);
+    const handle = this.#map(dev, pa, size, prot, true);
     if (handle === DMA_MAPPING_ERROR) {
       if (!this.#k.atomicPoolFree(cpuAddr, alignUp(size, PAGE_SIZE))) {
         this.#k.unmarkUncached(cpuAddr, 0);

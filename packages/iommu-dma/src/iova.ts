@@ -38,6 +38,9 @@ export class IovaError extends Error {
  */
 const RCACHE_ROUNDUP_BELOW = 2 ** (IOVA_RANGE_CACHE_MAX_SIZE - 1);
 
+/** Math.clz32 in a module binding (fewer bytecodes in the hot allocIovaFast). */
+const clz32: (x: number) => number = Math.clz32;
+
 /** pfn of the anchor node, above every real pfn (kernel: IOVA_ANCHOR = ~0UL). */
 export const IOVA_ANCHOR_PFN = 2 ** 52;
 
@@ -562,7 +565,8 @@ export class IovaDomain {
   [ALLOC_IOVA_FAST](size: number, limitPfn: number, flushRcache: boolean, cpu: number): number {
     if (this.#dead) this.#checkAlive("allocIovaFast");
     this.#fastAllocs++;
-    if (size < RCACHE_ROUNDUP_BELOW) size = roundupPowOfTwo(size);
+    // roundupPowOfTwo below 32 (size ≥ 1 here), spelt out so that it inlines.
+    if (size > 1 && size < RCACHE_ROUNDUP_BELOW) size = 1 << (32 - clz32(size - 1));
     const cached = this.rcache[RCACHE_GET](size, limitPfn + 1, cpu);
     if (cached !== 0) return cached;
     return this.#allocFromTree(size, limitPfn, flushRcache);
