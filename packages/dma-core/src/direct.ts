@@ -26,17 +26,24 @@ import {
   U64_MAX,
   u64ToLimit,
 } from "./constants.ts";
-import type { Device } from "./device.ts";
+import type { Device, DmaRangeRegion } from "./device.ts";
 import type { DmaAllocation, DmaPageAllocation, VmArea } from "./dma_ops.ts";
 import type { KernelContext } from "./kernel_context.ts";
 import { type Scatterlist, SG_DMA_BUS_ADDRESS, type SgTable } from "./scatterlist.ts";
+import type { SwiotlbMem } from "./swiotlb.ts";
 
 // ---- address translation (include/linux/dma-direct.h) ----
 
+// The helpers on the streaming path keep their common case in a few lines
+// and call out for the rest: the JIT inlines a small function whole, and
+// every call it does not inline boxes each address above 2^31 it passes.
+
 /** phys_to_dma_unencrypted(): through dev->dma_range_map; DMA_MAPPING_ERROR when no region covers pa. */
 export function physToDmaUnencrypted(dev: Device, pa: number): number {
-  const map = dev.dmaRangeMap;
-  if (map === null) return pa;
+  return dev.dmaRangeMap === null ? pa : rangeToDma(dev.dmaRangeMap, pa);
+}
+
+function rangeToDma(map: DmaRangeRegion[], pa: number): number {
   for (let i = 0; i < map.length; i++) {
     const r = map[i]!;
     if (pa >= r.cpuStart && pa - r.cpuStart < r.size) return pa - r.cpuStart + r.dmaStart;
@@ -52,10 +59,12 @@ export function physToDma(k: KernelContext, dev: Device, pa: number): number {
 
 /** dma_to_phys(): the reverse lookup; -1 (all ones) when no region matches. */
 export function dmaToPhys(k: KernelContext, dev: Device, addr: number): number {
-  let a = addr;
-  if (k.memEncryptBit !== 0 && a >= k.memEncryptBit) a -= k.memEncryptBit;
-  const map = dev.dmaRangeMap;
-  if (map === null) return a;
+  const bit = k.memEncryptBit;
+  const a = bit !== 0 && addr >= bit ? addr - bit : addr;
+  return dev.dmaRangeMap === null ? a : rangeToPhys(dev.dmaRangeMap, a);
+}
+
+function rangeToPhys(map: DmaRangeRegion[], a: number): number {
   for (let i = 0; i < map.length; i++) {
     const r = map[i]!;
     if (a >= r.dmaStart && a - r.dmaStart < r.size) return a - r.dmaStart + r.cpuStart;
@@ -73,10 +82,13 @@ export function dmaCapable(
 ): boolean {
   if (addr === DMA_MAPPING_ERROR) return false;
   const end = addr + size - 1;
-  if (isRam && k.config.dmaAddr32 && Math.min(addr, end) < physToDma(k, dev, k.minLowPhys))
-    return false;
-  const limit = dev.streamingLimit === 0 ? NO_LIMIT : dev.streamingLimit;
-  return end <= limit;
+  if (isRam && k.config.dmaAddr32 && belowLowRam(k, dev, addr, end)) return false;
+  return end <= (dev.streamingLimit === 0 ? NO_LIMIT : dev.streamingLimit);
+}
+
+/** CONFIG_ARCH_DMA_ADDR_T_64BIT=n: a range that starts below the lowest RAM's bus address wrapped. */
+function belowLowRam(k: KernelContext, dev: Device, addr: number, end: number): boolean {
+  return Math.min(addr, end) < physToDma(k, dev, k.minLowPhys);
 }
 
 /** dma_coherent_ok(): the allocation-style check against the coherent mask. */
@@ -148,10 +160,18 @@ export function kmallocNeedsBounce(
   size: number,
   dir: number,
 ): boolean {
-  if (!k.config.dmaBounceUnalignedKmalloc || dev.dmaCoherent || dir === DMA_TO_DEVICE) return false;
+  return (
+    k.config.dmaBounceUnalignedKmalloc &&
+    !dev.dmaCoherent &&
+    dir !== DMA_TO_DEVICE &&
+    kmallocSizeUnaligned(k, size)
+  );
+}
+
+/** Is a kmalloc buffer of `size` smaller than two cache lines and of a size class that is not a multiple of one? */
+function kmallocSizeUnaligned(k: KernelContext, size: number): boolean {
   const align = k.config.dmaCacheAlignment;
   if (size >= 2 * align) return false;
-  // The kmalloc size class of `size`: is it a multiple of the cache alignment?
   return k.kmallocSizeClass(size) % align !== 0;
 }
 
@@ -218,31 +238,54 @@ export function directMapPhys(
   dir: number,
   attrs: number,
 ): number {
+  const mem = k.swiotlbFor(dev);
+  if ((attrs & DMA_ATTR_MMIO) !== 0 || mem?.force === true)
+    return directMapForcedOrMmio(k, dev, mem, pa, size, dir, attrs);
+  const dma = physToDma(k, dev, pa);
+  if (!dmaCapable(k, dev, dma, size, true) || kmallocNeedsBounce(k, dev, size, dir))
+    return directMapBounce(k, dev, mem, pa, dma, size, dir, attrs);
+  if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) archSyncForDevice(k, pa, size, dir);
+  return dma;
+}
+
+/** MMIO (never bounced; 6.12 took dma_direct_map_resource) and swiotlb=force (always bounced). */
+function directMapForcedOrMmio(
+  k: KernelContext,
+  dev: Device,
+  mem: SwiotlbMem | null,
+  pa: number,
+  size: number,
+  dir: number,
+  attrs: number,
+): number {
   const mmio = (attrs & DMA_ATTR_MMIO) !== 0;
   if (mmio && k.design.mmioViaMapResource) return directMapResource(k, dev, pa, size);
-  const mem = k.swiotlbFor(dev);
-  if (mem?.force) {
+  if (mem?.force === true) {
     if (mmio || attrs & DMA_ATTR_REQUIRE_COHERENT) return DMA_MAPPING_ERROR;
     return swiotlbMap(k, dev, pa, size, dir, attrs);
   }
-  let dma: number;
-  if (mmio) {
-    dma = pa;
-    if (!dmaCapable(k, dev, dma, size, false)) {
-      overflowWarning(k, dev, dma, size);
-      return DMA_MAPPING_ERROR;
-    }
-    return dma;
-  }
-  dma = physToDma(k, dev, pa);
-  if (!dmaCapable(k, dev, dma, size, true) || kmallocNeedsBounce(k, dev, size, dir)) {
-    if (mem !== null && !(attrs & DMA_ATTR_REQUIRE_COHERENT))
-      return swiotlbMap(k, dev, pa, size, dir, attrs);
-    overflowWarning(k, dev, dma, size);
+  if (!dmaCapable(k, dev, pa, size, false)) {
+    overflowWarning(k, dev, pa, size);
     return DMA_MAPPING_ERROR;
   }
-  if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) archSyncForDevice(k, pa, size, dir);
-  return dma;
+  return pa;
+}
+
+/** The device cannot reach the buffer, or must not share its cache lines: bounce, or fail. */
+function directMapBounce(
+  k: KernelContext,
+  dev: Device,
+  mem: SwiotlbMem | null,
+  pa: number,
+  dma: number,
+  size: number,
+  dir: number,
+  attrs: number,
+): number {
+  if (mem !== null && !(attrs & DMA_ATTR_REQUIRE_COHERENT))
+    return swiotlbMap(k, dev, pa, size, dir, attrs);
+  overflowWarning(k, dev, dma, size);
+  return DMA_MAPPING_ERROR;
 }
 
 /** 6.12's dma_direct_map_resource(): the physical address unchanged, checked with dma_capable. */
@@ -265,13 +308,21 @@ export function directUnmapPhys(
 ): void {
   if (attrs & (DMA_ATTR_MMIO | DMA_ATTR_REQUIRE_COHERENT)) return;
   const pa = dmaToPhys(k, dev, addr);
-  const sync = (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0;
   // dma_direct_sync_single_for_cpu() inlined, so the address is translated and looked up once.
-  if (sync && !dev.dmaCoherent) archSyncForCpu(k, pa, size, dir);
-  if (pa >= 0 && k.isSwiotlbBuffer(dev, pa)) {
-    if (sync) k.swiotlbSyncSingleForCpu(dev, pa, size, dir);
-    k.swiotlbTblUnmapSingle(dev, pa, size, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
-  }
+  if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) archSyncForCpu(k, pa, size, dir);
+  if (pa >= 0 && k.isSwiotlbBuffer(dev, pa)) directUnmapBounce(k, dev, pa, size, dir, attrs);
+}
+
+function directUnmapBounce(
+  k: KernelContext,
+  dev: Device,
+  pa: number,
+  size: number,
+  dir: number,
+  attrs: number,
+): void {
+  if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) k.swiotlbSyncSingleForCpu(dev, pa, size, dir);
+  k.swiotlbTblUnmapSingle(dev, pa, size, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
 }
 
 /** dma_direct_sync_single_for_device(): bounce original → slot, then clean for the device. */

@@ -228,12 +228,7 @@ export class DmaKernel implements KernelContext {
   #nextRemap = REMAP_BASE;
   readonly #uncachedLinear = new Map<number, number>();
   /** Live mappings by (device number, bus address); a map or unmap allocates nothing. */
-  readonly #live = new LiveTable();
-  /** The live table's device numbers, in the order of each device's first mapping. */
-  readonly #liveDevNumber = new Map<Device, number>();
-  readonly #liveDevs: Device[] = [];
-  #liveLastDev: Device | null = null;
-  #liveLastNumber = -1;
+  readonly #live = new LiveTable<Device>();
   readonly #observers: DmaApiObserver[] = [];
   /** #needDev's memory: the last device it accepted and the devices map's version then. */
   #okDev: Device | null = null;
@@ -994,27 +989,35 @@ export class DmaKernel implements KernelContext {
   #mapPhys(dev: Device, phys: number, size: number, dir: number, attrs: number): number {
     if (!dev.hasDmaMask) return this.#noDmaMask(dev);
     if (attrs & DMA_ATTR_REQUIRE_COHERENT && !dev.dmaCoherent) return DMA_MAPPING_ERROR;
-    const ops = this.#opsOf(dev);
-    const mmio = (attrs & DMA_ATTR_MMIO) !== 0;
-    let addr = DMA_MAPPING_ERROR;
-    if (
-      this.#mapDirect(dev, ops) ||
-      (!mmio && this.#archMapDirect !== null && this.#archMapDirect(dev, phys + size))
-    ) {
+    let addr: number;
+    if (this.#streamsDirect(dev, phys + size, attrs)) {
       this.stats.directCalls++;
       addr = direct.directMapPhys(this, dev, phys, size, dir, attrs);
-    } else if (dev.dmaIommu) {
-      this.stats.iommuDirectCalls++;
-      addr =
-        mmio && !this.design.physOps
-          ? this.iommu!.mapResource(dev, phys, size, dir, attrs)
-          : this.iommu!.mapPhys(dev, phys, size, dir, attrs);
-    } else {
-      addr = this.#opsMapPhys(dev, ops!, phys, size, dir, attrs);
-    }
+    } else addr = this.#mapPhysIndirect(dev, phys, size, dir, attrs);
     if (this.debug !== null) this.debug.mapPhys(dev, phys, size, dir, addr, attrs);
     if (addr !== DMA_MAPPING_ERROR) this.#recordMap(dev, "phys", addr, size, dir, phys);
     return addr;
+  }
+
+  /** The streaming dispatch: dma_map_direct(), or the arch's own direct test for a non-MMIO range ending at `end`. */
+  #streamsDirect(dev: Device, end: number, attrs: number): boolean {
+    return (
+      this.#mapDirect(dev, this.#opsOf(dev)) ||
+      ((attrs & DMA_ATTR_MMIO) === 0 &&
+        this.#archMapDirect !== null &&
+        this.#archMapDirect(dev, end))
+    );
+  }
+
+  /** Not direct: iommu-dma by direct call, else dev->dma_ops. */
+  #mapPhysIndirect(dev: Device, phys: number, size: number, dir: number, attrs: number): number {
+    if (dev.dmaIommu) {
+      this.stats.iommuDirectCalls++;
+      return attrs & DMA_ATTR_MMIO && !this.design.physOps
+        ? this.iommu!.mapResource(dev, phys, size, dir, attrs)
+        : this.iommu!.mapPhys(dev, phys, size, dir, attrs);
+    }
+    return this.#opsMapPhys(dev, this.#opsOf(dev)!, phys, size, dir, attrs);
   }
 
   #noDmaMask(dev: Device): number {
@@ -1096,23 +1099,23 @@ export class DmaKernel implements KernelContext {
   }
 
   #unmapPhys(dev: Device, addr: number, size: number, dir: number, attrs: number): void {
-    const ops = this.#opsOf(dev);
-    const mmio = (attrs & DMA_ATTR_MMIO) !== 0;
     this.#recordUnmap(dev, addr);
     if (this.debug !== null) this.debug.unmapPhys(dev, addr, size, dir);
-    if (
-      this.#mapDirect(dev, ops) ||
-      (!mmio && this.#archMapDirect !== null && this.#archMapDirect(dev, addr + size))
-    ) {
+    if (this.#streamsDirect(dev, addr + size, attrs)) {
       this.stats.directCalls++;
       direct.directUnmapPhys(this, dev, addr, size, dir, attrs);
-    } else if (dev.dmaIommu) {
+    } else this.#unmapPhysIndirect(dev, addr, size, dir, attrs);
+  }
+
+  #unmapPhysIndirect(dev: Device, addr: number, size: number, dir: number, attrs: number): void {
+    if (dev.dmaIommu) {
       this.stats.iommuDirectCalls++;
-      if (mmio && !this.design.physOps) this.iommu!.unmapResource(dev, addr, size, dir, attrs);
+      if (attrs & DMA_ATTR_MMIO && !this.design.physOps)
+        this.iommu!.unmapResource(dev, addr, size, dir, attrs);
       else this.iommu!.unmapPhys(dev, addr, size, dir, attrs);
-    } else {
-      this.#opsUnmapPhys(dev, ops!, addr, size, dir, attrs);
+      return;
     }
+    this.#opsUnmapPhys(dev, this.#opsOf(dev)!, addr, size, dir, attrs);
   }
 
   #opsUnmapPhys(
@@ -2509,21 +2512,6 @@ export class DmaKernel implements KernelContext {
 
   // ---------------------------------------------------------------- bookkeeping for leak reports
 
-  /** The device's number in the live table; -1 for one that never mapped anything unless `assign`. */
-  #liveNumber(dev: Device, assign: boolean): number {
-    if (dev === this.#liveLastDev) return this.#liveLastNumber;
-    let n = this.#liveDevNumber.get(dev);
-    if (n === undefined) {
-      if (!assign) return -1;
-      n = this.#liveDevs.length;
-      this.#liveDevs.push(dev);
-      this.#liveDevNumber.set(dev, n);
-    }
-    this.#liveLastDev = dev;
-    this.#liveLastNumber = n;
-    return n;
-  }
-
   #recordMap(
     dev: Device,
     kind: LiveKind,
@@ -2532,15 +2520,29 @@ export class DmaKernel implements KernelContext {
     dir: number,
     phys: number,
   ): void {
-    this.#live.add(this.#liveNumber(dev, true), addr, kind, size, dir, phys);
+    this.#live.add(dev, addr, kind, size, dir, phys);
+    if (this.#observers.length !== 0) this.#notifyMap(dev, kind, addr, size, dir, phys);
+  }
+
+  #notifyMap(
+    dev: Device,
+    kind: LiveKind,
+    addr: number,
+    size: number,
+    dir: number,
+    phys: number,
+  ): void {
     for (let i = 0; i < this.#observers.length; i++)
       this.#observers[i]!.onMap?.(dev, kind, { addr, size, dir, phys });
   }
 
   #recordUnmap(dev: Device, addr: number): void {
+    if (this.#observers.length !== 0) this.#notifyUnmap(dev, addr);
+    this.#live.remove(dev, addr);
+  }
+
+  #notifyUnmap(dev: Device, addr: number): void {
     for (let i = 0; i < this.#observers.length; i++) this.#observers[i]!.onUnmap?.(dev, addr);
-    const n = this.#liveNumber(dev, false);
-    if (n >= 0) this.#live.remove(n, addr);
   }
 
   /** Live mappings and allocations, one line each (the test harness's sanitizer reads this). */
@@ -2549,7 +2551,7 @@ export class DmaKernel implements KernelContext {
     for (const e of this.#live.entries()) {
       const times = e.count > 1 ? ` (x${e.count})` : "";
       out.push(
-        `${e.kind} ${this.#liveDevs[e.dev]!.name} dma=${hex(e.addr)} size=${e.size} dir=${directionName(e.dir)} phys=${hex(e.phys)}${times}`,
+        `${e.kind} ${e.dev.name} dma=${hex(e.addr)} size=${e.size} dir=${directionName(e.dir)} phys=${hex(e.phys)}${times}`,
       );
     }
     if (this.swiotlb)

@@ -3,8 +3,9 @@
 // direction, physical address and how many times that address is mapped
 // now. It is an open-addressing hash table over typed arrays, so a map and
 // an unmap allocate nothing (a Map keyed by bus addresses above 2^31 boxes
-// each key). Entries list in the order a Map of Maps would give: devices in
-// the order of their first mapping, then addresses in insertion order.
+// each key); devices are numbered in the order of their first mapping.
+// Entries list in the order a Map of Maps would give: devices in that order,
+// then addresses in insertion order.
 //
 // In front of the table sits one slot for the newest map. A map moves the
 // previous newest into the table and takes the slot; an unmap of the newest
@@ -20,8 +21,8 @@ const EMPTY = -1;
 const TWO_M32 = 2 ** -32;
 
 /** One live entry as liveResources() formats it. */
-export interface LiveEntry {
-  dev: number;
+export interface LiveEntry<D = number> {
+  dev: D;
   addr: number;
   kind: LiveKind;
   size: number;
@@ -30,7 +31,12 @@ export interface LiveEntry {
   count: number;
 }
 
-export class LiveTable {
+export class LiveTable<D = number> {
+  /** Device numbers, in the order of each device's first mapping; the last one looked up. */
+  readonly #devNumber = new Map<D, number>();
+  readonly #devs: D[] = [];
+  #lastDev: D | undefined = undefined;
+  #lastNumber = -1;
   #shift = 32 - 6;
   #mask = 63;
   #used = 0;
@@ -59,9 +65,10 @@ export class LiveTable {
   }
 
   /** A map of `addr`: a new entry, or one more count on the live one (whose other fields stay). */
-  add(dev: number, addr: number, kind: LiveKind, size: number, dir: number, phys: number): void {
+  add(dev: D, addr: number, kind: LiveKind, size: number, dir: number, phys: number): void {
+    const n = dev === this.#lastDev ? this.#lastNumber : this.#number(dev, true);
     if (this.#newDev !== EMPTY) this.#spill();
-    this.#newDev = dev;
+    this.#newDev = n;
     this.#newAddr = addr;
     this.#newKind = kind;
     this.#newSize = size;
@@ -71,13 +78,30 @@ export class LiveTable {
   }
 
   /** An unmap of `addr`: one count less, the entry gone at zero; an unknown address is ignored. */
-  remove(dev: number, addr: number): void {
-    if (this.#newDev === dev && this.#newAddr === addr) {
+  remove(dev: D, addr: number): void {
+    const n = dev === this.#lastDev ? this.#lastNumber : this.#number(dev, false);
+    if (n < 0) return;
+    if (n === this.#newDev && addr === this.#newAddr) {
       // The newest map is the one released, whether or not the table holds the same address too.
       this.#newDev = EMPTY;
       return;
     }
-    this.#removeHashed(dev, addr);
+    this.#removeHashed(n, addr);
+  }
+
+  /** The device's number; -1 for one that never mapped anything unless `assign`. */
+  #number(dev: D, assign: boolean): number {
+    if (dev === this.#lastDev) return this.#lastNumber;
+    let n = this.#devNumber.get(dev);
+    if (n === undefined) {
+      if (!assign) return -1;
+      n = this.#devs.length;
+      this.#devs.push(dev);
+      this.#devNumber.set(dev, n);
+    }
+    this.#lastDev = dev;
+    this.#lastNumber = n;
+    return n;
   }
 
   /** The newest map into the table. */
@@ -212,14 +236,14 @@ export class LiveTable {
     }
   }
 
-  /** The live entries, by device number, then in the order they were made. */
-  entries(): LiveEntry[] {
+  /** The live entries, devices in the order of their first mapping, then in the order they were made. */
+  entries(): LiveEntry<D>[] {
     this.#spill();
     const idx: number[] = [];
     for (let i = 0; i <= this.#mask; i++) if (this.#dev[i] !== EMPTY) idx.push(i);
     idx.sort((a, b) => this.#dev[a]! - this.#dev[b]! || this.#seq[a]! - this.#seq[b]!);
     return idx.map((i) => ({
-      dev: this.#dev[i]!,
+      dev: this.#devs[this.#dev[i]!]!,
       addr: this.#addr[i]!,
       kind: KINDS[this.#kind[i]!]!,
       size: this.#size[i]!,

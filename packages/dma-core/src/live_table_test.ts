@@ -18,10 +18,10 @@ class ReferenceTable {
     if (e === undefined) return;
     if (--e.count === 0) m!.delete(addr);
   }
+  /** Devices in the order of their first mapping (the Map's insertion order), then addresses. */
   entries(): LiveEntry[] {
     const out: LiveEntry[] = [];
-    for (const [dev, m] of [...this.#m].sort((a, b) => a[0] - b[0]))
-      for (const [addr, e] of m) out.push({ dev, addr, ...e });
+    for (const [dev, m] of this.#m) for (const [addr, e] of m) out.push({ dev, addr, ...e });
     return out;
   }
 }
@@ -52,6 +52,28 @@ test("live table: duplicate maps count, an unmap takes one, an unknown address i
   t.remove(0, 0x100000000);
   t.remove(0, 0x100000000);
   t.remove(1, 0x100000000);
+  assertEquals(t.entries(), []);
+  assertEquals(t.size, 0);
+});
+
+test("live table: devices as objects list in the order of their first mapping; the newest map is found whichever device unmaps in between", () => {
+  const a = { name: "a" };
+  const b = { name: "b" };
+  const t = new LiveTable<{ name: string }>();
+  t.add(b, 0x1000, "phys", 4096, 1, 0x1000);
+  t.remove(b, 0x1000); // b keeps its place as the first device
+  t.add(a, 0x2000, "phys", 4096, 1, 0x2000);
+  t.remove(b, 0x2000); // b never mapped 0x2000: ignored, a's newest map stays
+  t.add(b, 0x3000, "sg", 512, 2, 0x3000);
+  assertEquals(
+    t.entries().map((e) => [e.dev.name, e.addr]),
+    [
+      ["b", 0x3000],
+      ["a", 0x2000],
+    ],
+  );
+  t.remove(a, 0x2000);
+  t.remove(b, 0x3000);
   assertEquals(t.entries(), []);
   assertEquals(t.size, 0);
 });
