@@ -399,6 +399,22 @@ export class IommuDomain {
       )
     )
       return unmapNothing("IommuDomain.iommuUnmapFast", iova, size);
+    const done = this.#unmapLeaves(pt, iova * inv, size, gather);
+    if (done > 0) {
+      if (this.#owner.iotlb.size !== 0) this.#owner[OWNER_MARK_STALE](this, iova, done);
+      // An unlinked page is no longer waiting for its sync: a later map of the IOVA starts afresh.
+      if (this.unsynced.size > 0) this.#forgetUnsynced(iova, done);
+    }
+    return done;
+  }
+
+  /**
+   * The unmap loop from frame `iovaPfn`: returns the bytes unmapped. (By
+   * frame number: it stays a small integer across the call, where an
+   * address above 2^30 would be boxed into a new heap number.)
+   */
+  #unmapLeaves(pt: IoPageTable, iovaPfn: number, size: number, gather: IotlbGather): number {
+    const iova = iovaPfn * this.#min;
     let done = 0;
     while (done < size) {
       const a = iova + done;
@@ -409,11 +425,6 @@ export class IommuDomain {
       if (gather.queued) gather[ADD_RANGE](a, n);
       else gather[ADD_PAGE](this, a, n);
       done += n;
-    }
-    if (done > 0) {
-      if (this.#owner.iotlb.size !== 0) this.#owner[OWNER_MARK_STALE](this, iova, done);
-      // An unlinked page is no longer waiting for its sync: a later map of the IOVA starts afresh.
-      if (this.unsynced.size > 0) this.#forgetUnsynced(iova, done);
     }
     return done;
   }
