@@ -65,7 +65,10 @@ function good(s: State, name: string): unknown {
     case "options":
       return {};
     case "pa":
+    case "srcPa":
       return 0x1000;
+    case "dstPa":
+      return 0x3000;
     case "len":
       return 64;
     case "dst":
@@ -91,7 +94,16 @@ function m(name: keyof CpuCache, more: Partial<BadInputCase<State>> = {}): BadIn
     name: `CpuCache.${name}`,
     fn: (s) => s.cache[name] as never,
     target: (s) => s.cache,
-    extra: { pa: ADDR, len: ADDR, dst: BUF, src: BUF, dstOffset: ADDR, srcOffset: ADDR },
+    extra: {
+      pa: ADDR,
+      dstPa: ADDR,
+      srcPa: ADDR,
+      len: ADDR,
+      dst: BUF,
+      src: BUF,
+      dstOffset: ADDR,
+      srcOffset: ADDR,
+    },
     ...more,
   };
 }
@@ -131,6 +143,7 @@ const CASES: BadInputCase<State>[] = [
   m("cpuReadInto"),
   m("cpuRead"),
   m("cpuWrite"),
+  m("cpuCopy"),
   m("cpuReadUncached"),
   m("cpuWriteUncached"),
   m("clean"),

@@ -383,6 +383,98 @@ export class CpuCache {
     this.#seq++;
   }
 
+  /**
+   * A CPU memcpy through the cache: what cpuReadInto(srcPa, buf) and then
+   * cpuWrite(dstPa, buf) do (stats, fills, dirty lines, hazards, errors),
+   * without the buffer. len is at most 2^30, as for cpuRead.
+   */
+  cpuCopy(dstPa: number, srcPa: number, len: number): void {
+    checkRange("cpuCopy", srcPa, len);
+    checkRange("cpuCopy", dstPa, len);
+    if (len > 2 ** 30)
+      throw new RangeError(`CpuCache.cpuCopy: len must be at most 2^30 (one buffer), got ${len}`);
+    // Copying page to page is exact only when nothing can run, or be evicted, between the read and
+    // the write: an unbounded cache, disjoint ranges, a destination that is RAM, no stale source line
+    // (whose hazard listener could change the cache). Anything else goes through a buffer.
+    if (
+      this.capacityLines !== 0 ||
+      len === 0 ||
+      (srcPa < dstPa + len && dstPa < srcPa + len) ||
+      (this.#mem.isRam !== undefined && !this.#mem.isRam(dstPa, len)) ||
+      this.#mayBeStale(srcPa, len)
+    ) {
+      const buf = new Uint8Array(len);
+      this.cpuReadInto(srcPa, buf, 0, len);
+      this.cpuWrite(dstPa, buf, 0, len);
+      return;
+    }
+    const ls = this.lineSize;
+    const lpp = this.#linesPerPage;
+    // The read's bookkeeping: hits, and fills for the lines not cached (each line fill is a miss).
+    let done = 0;
+    while (done < len) {
+      const a = srcPa + done;
+      // Exact arithmetic: a % PAGE on an address above 2^31 is a slow floating-point remainder.
+      const pi = Math.floor(a / PAGE);
+      const off = a - pi * PAGE;
+      const n = Math.min(len - done, PAGE - off);
+      const p = this.#page(pi, true)!;
+      const first = Math.floor(off / ls);
+      const last = Math.floor((off + n - 1) / ls);
+      if (p.validCount === lpp) this.stats.hits += last - first + 1;
+      else {
+        for (let li = first; li <= last; li++) {
+          if (p.valid[li] === 0) {
+            this.stats.misses++;
+            this.#fill(pi, p, li, false, false);
+          } else this.stats.hits++;
+        }
+      }
+      done += n;
+    }
+    // The write: write-allocate, then the source's cached bytes straight into the destination's lines.
+    done = 0;
+    while (done < len) {
+      const a = dstPa + done;
+      const pi = Math.floor(a / PAGE);
+      const off = a - pi * PAGE;
+      const n = Math.min(len - done, PAGE - off);
+      const q = this.#page(pi, true)!;
+      const first = Math.floor(off / ls);
+      const last = Math.floor((off + n - 1) / ls);
+      if (q.validCount === lpp) this.stats.hits += last - first + 1;
+      else {
+        for (let li = first; li <= last; li++) {
+          if (q.valid[li] === 0) {
+            this.stats.misses++;
+            const ls0 = li * ls;
+            this.#fill(pi, q, li, false, off <= ls0 && off + n >= ls0 + ls);
+          } else this.stats.hits++;
+        }
+      }
+      for (let k = 0; k < n; ) {
+        const sa = srcPa + done + k;
+        const spi = Math.floor(sa / PAGE);
+        const so = sa - spi * PAGE;
+        const m = Math.min(n - k, PAGE - so);
+        const sp = this.#pages.get(spi)!;
+        q.data.set(m === PAGE ? sp.data : sp.data.subarray(so, so + m), off + k);
+        k += m;
+      }
+      q.dirty.fill(1, first, last + 1);
+      done += n;
+    }
+    this.#seq++;
+  }
+
+  /** Whether a cached page under [pa, pa + len) may hold a stale line. */
+  #mayBeStale(pa: number, len: number): boolean {
+    const last = Math.floor((pa + len - 1) / PAGE);
+    for (let pi = Math.floor(pa / PAGE); pi <= last; pi++)
+      if (this.#pages.get(pi)?.mayBeStale === true) return true;
+    return false;
+  }
+
   /** A load through an uncached alias: straight from memory. */
   cpuReadUncached(
     pa: number,
