@@ -2316,13 +2316,19 @@ export class DmaKernel implements KernelContext {
 
   /** What swiotlb sees of the device: one object per device, its fields read afresh at every call (swiotlb keeps none). */
   #swiotlbDev(dev: Device): SwiotlbDevice {
-    let d = this.#swiotlbDevs.get(dev);
+    // The device's last segment boundary as a bigint rides along, unseen by swiotlb.
+    let d = this.#swiotlbDevs.get(dev) as (SwiotlbDevice & { segBoundary: bigint }) | undefined;
     if (d === undefined) {
-      d = { name: dev.name, minAlignMask: 0, segBoundaryMask: 0, dmaLimit: 0 };
+      d = { name: dev.name, minAlignMask: 0, segBoundaryMask: 0, dmaLimit: 0, segBoundary: -1n };
       this.#swiotlbDevs.set(dev, d);
     }
     d.minAlignMask = this.getMinAlignMask(dev);
-    d.segBoundaryMask = u64ToLimit(this.getSegBoundary(dev));
+    // bigint to number costs more than the comparison: convert only when the mask changed.
+    const seg = this.getSegBoundary(dev);
+    if (seg !== d.segBoundary) {
+      d.segBoundary = seg;
+      d.segBoundaryMask = u64ToLimit(seg);
+    }
     d.dmaLimit = dev.streamingLimit;
     return d;
   }

@@ -19,11 +19,24 @@ export const IO_TLB_DEFAULT_SIZE = 64 * 1024 * 1024;
 export const IO_TLB_MIN_SLABS = (1024 * 1024) >> IO_TLB_SHIFT;
 const PAGE_SIZE = 4096;
 const INVALID = -1;
+/** The descending values (WALK_TAIL down to 1) kept after a pool's list for walk-backs to copy. */
+const WALK_TAIL = 2 * IO_TLB_SEGSIZE;
+/** Shorter walk-backs are cheaper as a loop than as a copyWithin call. */
+const WALK_COPY_MIN = 16;
+
+/** x % m for an integer 0 <= x < 2^52, without V8's slow floating-point `%` when m is a positive integer. */
+function umod(x: number, m: number): number {
+  if (!(Number.isInteger(m) && m > 0)) return x % m;
+  const r = x - Math.floor(x / m) * m;
+  return r < 0 ? r + m : r >= m ? r - m : r;
+}
 
 /** CPU-side byte access by physical address (the CPU cache model). */
 export interface CpuAccess {
   cpuReadInto(pa: number, dst: Uint8Array, dstOffset?: number, len?: number): void;
   cpuWrite(pa: number, src: Uint8Array, srcOffset?: number, len?: number): void;
+  /** When present: exactly cpuReadInto(srcPa) into a buffer then cpuWrite(dstPa) of it, minus the buffer. */
+  cpuCopy?(dstPa: number, srcPa: number, len: number): void;
 }
 
 /** What swiotlb needs to know of the device it bounces for. */
@@ -153,6 +166,10 @@ class Pool {
   readonly nareas: number;
   readonly areaNslabs: number;
   readonly list: Int32Array;
+  /** list followed by WALK_TAIL, WALK_TAIL - 1, ..., 1 (list is its first nslabs entries). */
+  readonly listAll: Int32Array;
+  /** Per segment, how many list entries are 0: none before a slot means a walk-back needs no search. */
+  readonly zeros: Int32Array;
   readonly origAddr: Float64Array;
   readonly allocSize: Float64Array;
   readonly padSlots: Uint16Array;
@@ -170,7 +187,10 @@ class Pool {
     this.end = start + nslabs * IO_TLB_SIZE;
     this.nareas = nareas;
     this.areaNslabs = nslabs / nareas;
-    this.list = new Int32Array(nslabs);
+    this.listAll = new Int32Array(nslabs + WALK_TAIL);
+    this.list = this.listAll.subarray(0, nslabs);
+    for (let t = 0; t < WALK_TAIL; t++) this.listAll[nslabs + t] = WALK_TAIL - t;
+    this.zeros = new Int32Array(Math.ceil(nslabs / IO_TLB_SEGSIZE));
     this.origAddr = new Float64Array(nslabs).fill(INVALID);
     this.allocSize = new Float64Array(nslabs);
     this.padSlots = new Uint16Array(nslabs);
@@ -179,6 +199,23 @@ class Pool {
       this.list[i] = Math.min(IO_TLB_SEGSIZE - (i % IO_TLB_SEGSIZE), nslabs - i);
     this.areas = Array.from({ length: nareas }, () => ({ index: 0, used: 0 }));
   }
+}
+
+/**
+ * The free slots before slot s, back to its segment's start or a slot in use, count up from
+ * count + 1 (the slot just before s) as the run from s grows. `clear`: the caller knows no slot
+ * before s in the segment is in use, so the values are one descending copy from the list's tail.
+ */
+function walkBack(pool: Pool, s: number, count: number, clear: boolean): void {
+  const list = pool.list;
+  const segStart = s - (s % IO_TLB_SEGSIZE);
+  const len = s - segStart;
+  if (clear && len >= WALK_COPY_MIN && count + len <= WALK_TAIL) {
+    const end = pool.nslabs + WALK_TAIL - count;
+    pool.listAll.copyWithin(segStart, end - len, end);
+    return;
+  }
+  for (let i = s - 1; i >= segStart && list[i] !== 0; i--) list[i] = ++count;
 }
 
 /** An io_tlb_mem: the default pool (and, with dynamic swiotlb, transient ones). */
@@ -267,7 +304,7 @@ export class SwiotlbMem {
     const area = pool.areas[areaIndex]!;
     // The pool's DMA address, masked with the segment boundary (the model's pools are not offset).
     const boundary = dev.segBoundaryMask >= 2 ** 52 - 1 ? 0 : dev.segBoundaryMask + 1;
-    const tblDma = boundary === 0 ? pool.start : pool.start % boundary;
+    const tblDma = boundary === 0 ? pool.start : umod(pool.start, boundary);
     const maxSlots = boundary === 0 ? 2 ** 41 : boundary / IO_TLB_SIZE;
     let iotlbAlignMask = dev.minAlignMask;
     const nslots = Math.ceil(allocSize / IO_TLB_SIZE);
@@ -285,7 +322,7 @@ export class SwiotlbMem {
       const slotIndex = slotBase + index;
       const tlbAddr = tblDma + slotIndex * IO_TLB_SIZE;
       if (
-        tlbAddr % (allocAlignMask + 1) !== 0 ||
+        umod(tlbAddr, allocAlignMask + 1) !== 0 ||
         (origAddr && (tlbAddr & iotlbAlignMask) !== (origAddr & iotlbAlignMask))
       ) {
         index = (index + 1) % pool.areaNslabs;
@@ -293,19 +330,22 @@ export class SwiotlbMem {
         continue;
       }
       // iommu_is_span_boundary(): the run must not cross the device's segment boundary.
-      const offset = (tblSlots + slotIndex) % maxSlots;
+      const offset = umod(tblSlots + slotIndex, maxSlots);
       if (offset + nslots <= maxSlots && pool.list[slotIndex]! >= nslots) {
         // swiotlb_align_offset(dev, 0, orig): the in-slot part of the preserved low bits.
         const alignOffset = origAddr & dev.minAlignMask & (IO_TLB_SIZE - 1);
+        const list = pool.list;
+        const seg = Math.floor(slotIndex / IO_TLB_SEGSIZE);
         for (let i = slotIndex; i < slotIndex + nslots; i++) {
-          pool.list[i] = 0;
+          if (i < pool.nslabs && list[i] !== 0) pool.zeros[Math.floor(i / IO_TLB_SEGSIZE)]!++;
+          list[i] = 0;
           pool.allocSize[i] = allocSize - (alignOffset + (i - slotIndex) * IO_TLB_SIZE);
         }
-        // The free slots before the run, back to the segment's start, count up to it.
-        let count = 0;
-        const list = pool.list;
-        const segStart = slotIndex - (slotIndex % IO_TLB_SEGSIZE);
-        for (let i = slotIndex - 1; i >= segStart && list[i] !== 0; i--) list[i] = ++count;
+        // The free slots before the run, back to the segment's start, count up to it. When the
+        // segment's only zeros are the run's, every slot before it is free.
+        const segEnd = Math.min((seg + 1) * IO_TLB_SEGSIZE, pool.nslabs);
+        const runZeros = Math.min(slotIndex + nslots, segEnd) - slotIndex;
+        walkBack(pool, slotIndex, 0, pool.zeros[seg] === runZeros);
         area.index = (index + nslots) % pool.areaNslabs;
         area.used += nslots;
         this.#used += nslots;
@@ -414,7 +454,9 @@ export class SwiotlbMem {
     if (origAddr === INVALID) return;
     let allocSize = pool.allocSize[index]!;
     // May be negative inside the first "offset" bytes of a later slot, as in the kernel.
-    const tlbOffset = (tlb % IO_TLB_SIZE) - (origAddr & dev.minAlignMask & (IO_TLB_SIZE - 1));
+    // (The pool starts on a page, so tlb's offset in its slot is its offset from the slot's start.)
+    const tlbOffset =
+      tlb - pool.start - index * IO_TLB_SIZE - (origAddr & dev.minAlignMask & (IO_TLB_SIZE - 1));
     origAddr += tlbOffset;
     allocSize -= tlbOffset;
     let len = size;
@@ -426,6 +468,14 @@ export class SwiotlbMem {
         true,
       );
       len = allocSize;
+    }
+    const cpu = this.#cpu;
+    // A copy inside the cache model saves a pass through a buffer; a negative length or address
+    // keeps the buffered path, whose read reports it.
+    if (cpu.cpuCopy !== undefined && len > 0 && origAddr >= 0) {
+      if (dir === DMA_TO_DEVICE) cpu.cpuCopy(tlb, origAddr, len);
+      else cpu.cpuCopy(origAddr, tlb, len);
+      return;
     }
     // A whole-page bounce uses a page-sized buffer: the cache copies it without a subarray view.
     const buf =
@@ -477,16 +527,21 @@ export class SwiotlbMem {
     const nslots = Math.ceil((pool.allocSize[index]! + offset) / IO_TLB_SIZE);
     const area = pool.areas[Math.floor(index / pool.areaNslabs)]!;
     const segEnd = Math.ceil((index + 1) / IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE;
-    let count = index + nslots < segEnd ? pool.list[index + nslots]! : 0;
+    const list = pool.list;
+    let count = index + nslots < segEnd ? list[index + nslots]! : 0;
     for (let i = index + nslots - 1; i >= index; i--) {
-      pool.list[i] = ++count;
+      if (i >= 0 && i < pool.nslabs && list[i] === 0) pool.zeros[Math.floor(i / IO_TLB_SEGSIZE)]!--;
+      list[i] = ++count;
       pool.origAddr[i] = INVALID;
       pool.allocSize[i] = 0;
       pool.padSlots[i] = 0;
     }
-    const list = pool.list;
-    const segStart = index - (index % IO_TLB_SEGSIZE);
-    for (let i = index - 1; i >= segStart && list[i] !== 0; i--) list[i] = ++count;
+    walkBack(
+      pool,
+      index,
+      count,
+      index >= 0 && pool.zeros[Math.floor(index / IO_TLB_SEGSIZE)] === 0,
+    );
     area.used -= nslots;
     this.#used -= nslots;
   }
