@@ -1,8 +1,9 @@
 // The IOVA ranges a device holds (first pfn → length in bytes), for leak
-// reports. An open-addressing hash table over typed arrays: recording and
-// forgetting a range allocates nothing, where a Map costs ~70 ns a pair
-// (deleted entries pile up until it rehashes). Ranges list in the order a Map
-// would give: insertion order, a re-recorded live pfn keeping its place.
+// reports. An open-addressing hash table over typed arrays, with the newest
+// range in a front slot outside it: recording and forgetting a range
+// allocates nothing, where a Map costs ~70 ns a pair (deleted entries pile up
+// until it rehashes). Ranges list in the order a Map would give: insertion
+// order, a re-recorded live pfn keeping its place.
 
 const EMPTY = -1;
 /** 2^-32, so the high word of a pfn is a multiply (exact) rather than a divide. */
@@ -11,6 +12,7 @@ const INV_TWO32 = 1 / 4294967296;
 export class LiveIovas {
   #shift = 32 - 4;
   #mask = 15;
+  /** Ranges in the table (the front one not counted). */
   #used = 0;
   #seqNext = 0;
   /** First pfn of the range in the slot, or EMPTY. */
@@ -18,11 +20,16 @@ export class LiveIovas {
   #len = new Float64Array(16);
   /** Insertion order: entries list by it. */
   #seq = new Float64Array(16);
-  /** Slot of the latest set: the usual delete is of the range mapped last, found without hashing. */
-  #lastSlot = 0;
+  /**
+   * The newest range, kept out of the table (EMPTY: none): it goes into the
+   * table only when another range comes, so a map then unmap never hashes.
+   */
+  #frontPfn = EMPTY;
+  #frontLen = 0;
+  #frontSeq = 0;
 
   get size(): number {
-    return this.#used;
+    return this.#frontPfn === EMPTY ? this.#used : this.#used + 1;
   }
 
   #home(pfn: number): number {
@@ -45,31 +52,43 @@ export class LiveIovas {
 
   /** Map.set: a new range goes last; a live pfn gets the new length and keeps its place. */
   set(pfn: number, len: number): void {
-    // One probe finds the pfn or the empty slot a new range takes.
-    const pfns = this.#pfn;
-    const mask = this.#mask;
-    let i = this.#home(pfn);
-    for (;;) {
-      const p = pfns[i]!;
-      if (p === pfn) {
-        this.#len[i] = len;
+    if (pfn === this.#frontPfn && pfn !== EMPTY) {
+      this.#frontLen = len;
+      return;
+    }
+    if (this.#used !== 0) {
+      const at = this.#find(pfn);
+      if (at >= 0) {
+        this.#len[at] = len;
         return;
       }
-      if (p === EMPTY) break;
-      i = (i + 1) & mask;
     }
-    if ((this.#used + 1) * 2 > mask + 1) i = this.#growFor(pfn);
+    if (this.#frontPfn !== EMPTY) this.#insert(this.#frontPfn, this.#frontLen, this.#frontSeq);
+    this.#frontPfn = pfn;
+    this.#frontLen = len;
+    this.#frontSeq = this.#seqNext++;
+  }
+
+  /** Puts a range that is not in the table into it (out of line: the second live range onwards). */
+  #insert(pfn: number, len: number, seq: number): void {
+    if ((this.#used + 1) * 2 > this.#mask + 1) this.#grow();
+    const mask = this.#mask;
+    let i = this.#home(pfn);
+    while (this.#pfn[i] !== EMPTY) i = (i + 1) & mask;
     this.#pfn[i] = pfn;
     this.#len[i] = len;
-    this.#seq[i] = this.#seqNext++;
+    this.#seq[i] = seq;
     this.#used++;
-    this.#lastSlot = i;
   }
 
   /** Map.delete: forgets the range at `pfn`; false when there is none. */
   delete(pfn: number): boolean {
-    let at = this.#lastSlot;
-    if (!(pfn >= 0 && this.#pfn[at] === pfn)) at = this.#find(pfn);
+    if (pfn === this.#frontPfn && pfn !== EMPTY) {
+      this.#frontPfn = EMPTY;
+      return true;
+    }
+    if (this.#used === 0) return false;
+    const at = this.#find(pfn);
     if (at < 0) return false;
     this.#used--;
     const pfns = this.#pfn;
@@ -100,14 +119,6 @@ export class LiveIovas {
     pfns[hole] = EMPTY;
   }
 
-  /** Doubles the table; returns the empty slot `pfn` then takes. */
-  #growFor(pfn: number): number {
-    this.#grow();
-    let i = this.#home(pfn);
-    while (this.#pfn[i] !== EMPTY) i = (i + 1) & this.#mask;
-    return i;
-  }
-
   #grow(): void {
     const oldPfn = this.#pfn;
     const oldLen = this.#len;
@@ -131,9 +142,11 @@ export class LiveIovas {
 
   /** [pfn, length] pairs in insertion order (what iterating the Map gave). */
   entries(): Array<[number, number]> {
-    const at: number[] = [];
-    for (let i = 0; i < this.#pfn.length; i++) if (this.#pfn[i] !== EMPTY) at.push(i);
-    at.sort((a, b) => this.#seq[a]! - this.#seq[b]!);
-    return at.map((i) => [this.#pfn[i]!, this.#len[i]!]);
+    const out: Array<[number, number, number]> = [];
+    for (let i = 0; i < this.#pfn.length; i++)
+      if (this.#pfn[i] !== EMPTY) out.push([this.#pfn[i]!, this.#len[i]!, this.#seq[i]!]);
+    if (this.#frontPfn !== EMPTY) out.push([this.#frontPfn, this.#frontLen, this.#frontSeq]);
+    out.sort((a, b) => a[2] - b[2]);
+    return out.map(([pfn, len]) => [pfn, len]);
   }
 }
