@@ -52,6 +52,16 @@ export class LiveIovas {
 
   /** Map.set: a new range goes last; a live pfn gets the new length and keeps its place. */
   set(pfn: number, len: number): void {
+    // The usual case, nothing live: the range takes the front slot (small enough to inline).
+    if (this.#frontPfn === EMPTY && this.#used === 0) {
+      this.#frontPfn = pfn;
+      this.#frontLen = len;
+      this.#frontSeq = this.#seqNext++;
+    } else this.#setAmong(pfn, len);
+  }
+
+  /** set() with other ranges live. */
+  #setAmong(pfn: number, len: number): void {
     if (pfn === this.#frontPfn && pfn !== EMPTY) {
       this.#frontLen = len;
       return;
@@ -87,7 +97,10 @@ export class LiveIovas {
       this.#frontPfn = EMPTY;
       return true;
     }
-    if (this.#used === 0) return false;
+    return this.#used !== 0 && this.#deleteFromTable(pfn);
+  }
+
+  #deleteFromTable(pfn: number): boolean {
     const at = this.#find(pfn);
     if (at < 0) return false;
     this.#used--;
