@@ -50,6 +50,7 @@ import { SystemLog } from "./log.ts";
 import type { DmaPlatform } from "./platform.ts";
 import { Scatterlist, SgTable } from "./scatterlist.ts";
 import {
+  type CpuAccess,
   parseSwiotlbParam,
   type SwiotlbDevice,
   SwiotlbMem,
@@ -296,18 +297,26 @@ export class DmaKernel implements KernelContext {
       return null;
     }
     if (setup?.start !== undefined) this.#reserveAt(start, bytes);
+    const cache = this.platform.cache;
+    const cpu: CpuAccess = {
+      cpuReadInto: (pa, dst, o, l) => cache.cpuReadInto(pa, dst, o, l),
+      cpuWrite: (pa, src, o, l) => {
+        this.stats.swiotlbBytesCopied += l ?? src.length - (o ?? 0);
+        cache.cpuWrite(pa, src, o, l);
+      },
+    };
+    // A cache that copies by itself saves the bounce its pass through a buffer.
+    if (cache.cpuCopy !== undefined)
+      cpu.cpuCopy = (dst, src, l) => {
+        cache.cpuCopy!(dst, src, l);
+        this.stats.swiotlbBytesCopied += l; // after: a failing read of the original counts nothing
+      };
     const mem = new SwiotlbMem({
       start,
       nslabs: geo.nslabs,
       nareas: geo.nareas,
       force,
-      cpu: {
-        cpuReadInto: (pa, dst, o, l) => this.platform.cache.cpuReadInto(pa, dst, o, l),
-        cpuWrite: (pa, src, o, l) => {
-          this.stats.swiotlbBytesCopied += l ?? src.length - (o ?? 0);
-          this.platform.cache.cpuWrite(pa, src, o, l);
-        },
-      },
+      cpu,
       log: {
         warn: (code, message, device, once, ratelimited) => {
           if (once) this.log.warnOnce(code, message, device);

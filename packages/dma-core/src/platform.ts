@@ -48,6 +48,8 @@ export interface PlatformCache {
   cpuWrite(pa: number, src: Uint8Array, srcOffset?: number, len?: number): void;
   cpuReadUncached(pa: number, dst: Uint8Array, dstOffset?: number, len?: number): void;
   cpuWriteUncached(pa: number, src: Uint8Array, srcOffset?: number, len?: number): void;
+  /** When present: a CPU memcpy, exactly cpuReadInto(srcPa) into a buffer then cpuWrite(dstPa) of it. */
+  cpuCopy?(dstPa: number, srcPa: number, len: number): void;
   clean(pa: number, len: number): unknown;
   invalidate(pa: number, len: number): unknown;
   cleanInvalidate(pa: number, len: number): unknown;
