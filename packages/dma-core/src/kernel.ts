@@ -218,6 +218,11 @@ export class DmaKernel implements KernelContext {
   readonly #archDefaultOps: DmaMapOps | null;
   /** Can get_dma_ops() return anything: ARCH_HAS_DMA_OPS, or iommu-dma as an ops table. */
   readonly #hasOps: boolean;
+  /**
+   * No ops and no arch_dma_map_*_direct() in this build: the streaming
+   * dispatch is use_dma_iommu() alone, as the compiler folds it in such a kernel.
+   */
+  readonly #iommuOrDirect: boolean;
   readonly #archMapDirect: ((dev: Device, end: number) => boolean) | null;
   readonly #iommuOps: DmaMapOps | null;
   #cpu = 0;
@@ -256,6 +261,7 @@ export class DmaKernel implements KernelContext {
     this.#archDefaultOps = this.config.archHasDmaOps ? (options.archDefaultOps ?? null) : null;
     this.#hasOps = this.config.archHasDmaOps || this.design.iommuOpsTable;
     this.#archMapDirect = this.config.archHasDmaMapDirect ? (options.archMapDirect ?? null) : null;
+    this.#iommuOrDirect = !this.#hasOps && this.#archMapDirect === null;
     this.swiotlb = this.#setupSwiotlb(options.swiotlb);
     this.#setupAtomicPools(options.atomicPoolBytes);
     this.iommu = this.config.iommuDma && options.iommuDma ? options.iommuDma(this) : null;
@@ -1010,6 +1016,10 @@ export class DmaKernel implements KernelContext {
 
   /** The streaming dispatch: dma_map_direct(), or the arch's own direct test for a non-MMIO range ending at `end`. */
   #streamsDirect(dev: Device, end: number, attrs: number): boolean {
+    return this.#iommuOrDirect ? !dev.dmaIommu : this.#streamsDirectOrOps(dev, end, attrs);
+  }
+
+  #streamsDirectOrOps(dev: Device, end: number, attrs: number): boolean {
     return (
       this.#mapDirect(dev, this.#opsOf(dev)) ||
       ((attrs & DMA_ATTR_MMIO) === 0 &&

@@ -57,7 +57,6 @@ export class LiveTable<D = number> {
   #newSize = 0;
   #newDir = 0;
   #newPhys = 0;
-  #newSeq = 0;
 
   get size(): number {
     this.#spill();
@@ -67,14 +66,13 @@ export class LiveTable<D = number> {
   /** A map of `addr`: a new entry, or one more count on the live one (whose other fields stay). */
   add(dev: D, addr: number, kind: LiveKind, size: number, dir: number, phys: number): void {
     const n = dev === this.#lastDev ? this.#lastNumber : this.#number(dev, true);
-    if (this.#newDev !== EMPTY) this.#spill();
+    if (this.#newDev !== -1) this.#spill();
     this.#newDev = n;
     this.#newAddr = addr;
     this.#newKind = kind;
     this.#newSize = size;
     this.#newDir = dir;
     this.#newPhys = phys;
-    this.#newSeq = this.#seqNext++;
   }
 
   /** An unmap of `addr`: one count less, the entry gone at zero; an unknown address is ignored. */
@@ -109,6 +107,7 @@ export class LiveTable<D = number> {
     if (this.#newDev === EMPTY) return;
     const dev = this.#newDev;
     this.#newDev = EMPTY;
+    // The slot only ever holds the newest map, so a sequence number taken now keeps the order.
     this.#addHashed(
       dev,
       this.#newAddr,
@@ -116,7 +115,7 @@ export class LiveTable<D = number> {
       this.#newSize,
       this.#newDir,
       this.#newPhys,
-      this.#newSeq,
+      this.#seqNext++,
     );
   }
 
