@@ -108,7 +108,7 @@ export interface ThreadResult {
 
 export const SAMPLE_CAP = 20000;
 /** Pairs per batch of the untimed cross-check (ten batches, the cheapest counts). */
-const BATCH = 500;
+const BATCH = 2000;
 
 export function newResult(thread: number, timer: TimerInfo): ThreadResult {
   return {
