@@ -296,13 +296,20 @@ export class CpuCache {
     const vli = victim % this.#linesPerPage;
     const vp = this.#get(vpi)!;
     if (vp.dirty[vli]) this.#writeBack(vpi, vp, vli);
+    // The write-back's hazard listener may have changed the cache, the victim included.
+    if (this.#get(vpi) !== vp || vp.valid[vli] === 0) return;
     this.#dropLine(vpi, vp, vli);
     this.stats.evictions++;
   }
 
   /** Makes line `li` of page `pi` valid (a fill from memory unless `noRead`: a store covers it whole). */
   #fill(pi: number, p: CachePage, li: number, speculative: boolean, noRead: boolean): void {
-    if (this.capacityLines > 0) this.#makeRoom(pi * this.#linesPerPage + li);
+    if (this.capacityLines > 0) {
+      this.#makeRoom(pi * this.#linesPerPage + li);
+      // Making room may have dropped this page (its last line evicted, or a hazard listener's
+      // invalidate): fill the page that holds pi now. Callers look the page up again after.
+      p = this.#page(pi, true)!;
+    }
     if (!noRead)
       this.#mem.readInto(pi * PAGE + li * this.lineSize, p.data, li * this.lineSize, this.lineSize);
     p.valid[li] = 1;
@@ -347,6 +354,8 @@ export class CpuCache {
       const allHits =
         this.capacityLines === 0 && p.validCount === this.#linesPerPage && !p.mayBeStale;
       if (allHits) this.stats.hits += last - first + 1;
+      // Bytes of this page before `from` are in dst already.
+      let from = off;
       for (let li = allHits ? last + 1 : first; li <= last; li++) {
         if (p.valid[li] === 0) {
           this.stats.misses++;
@@ -358,6 +367,11 @@ export class CpuCache {
           this.#touch(pi, li);
           if (p.devSeq[li]! > 0) {
             const la = pi * PAGE + li * ls;
+            // The bytes read so far go out first: a hazard listener may change the cache,
+            // even drop this page, and the rest of the read then sees what it left.
+            const to = Math.min(off + n, (li + 1) * ls);
+            dst.set(p.data.subarray(from, to), dstOffset + done + (from - off));
+            from = to;
             this.#hazard({
               kind: "stale-read",
               lineAddress: la,
@@ -368,10 +382,15 @@ export class CpuCache {
               accessSeq: this.#seq++,
               detail: `CPU read of line ${hex(la)} filled at #${p.fillSeq[li]}, older than device write #${p.devSeq[li]}`,
             });
+            p = this.#page(pi, true)!;
           }
         }
       }
-      dst.set(n === PAGE ? p.data : p.data.subarray(off, off + n), dstOffset + done);
+      if (from < off + n)
+        dst.set(
+          n === PAGE && from === 0 ? p.data : p.data.subarray(from, off + n),
+          dstOffset + done + (from - off),
+        );
       done += n;
     }
   }

@@ -109,3 +109,50 @@ test("property: following the DMA ownership rules never loses a byte on a non-co
     { numRuns: 80 },
   );
 });
+
+test("a hazard listener that invalidates lines, even the line being read or evicted, leaves a bounded cache consistent", () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom(2, 4, 8, 16),
+      fc.array(
+        fc.tuple(
+          fc.constantFrom("read", "write", "dev-write", "clean", "invalidate"),
+          fc.integer({ min: 0, max: 12000 }),
+          fc.integer({ min: 1, max: 600 }),
+        ),
+        { maxLength: 60 },
+      ),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 12000 }), fc.integer({ min: 1, max: 8192 })), {
+        minLength: 1,
+        maxLength: 8,
+      }),
+      (capacityLines, ops, drops) => {
+        const m = ram(1 << 15);
+        const c = new CpuCache(m, { capacityLines });
+        let n = 0;
+        // The listener drops a range of lines (dirty data lost, as invalidate loses it).
+        c.onHazard(() => {
+          const [pa, len] = drops[n++ % drops.length]!;
+          c.invalidate(pa, len);
+        });
+        for (const [kind, pa, len] of ops) {
+          const data = new Uint8Array(len).fill(len & 0xff);
+          if (kind === "read") c.cpuRead(pa, len);
+          else if (kind === "write") c.cpuWrite(pa, data);
+          else if (kind === "dev-write") c.deviceWrite(pa, data, 0, len, false);
+          else if (kind === "clean") c.clean(pa, len);
+          else c.invalidate(pa, len);
+        }
+        let cached = 0;
+        for (let pa = 0; pa < 1 << 15; pa += c.lineSize) if (c.isCached(pa)) cached++;
+        assertEquals(c.cachedLines, cached, "the line count is the lines cached");
+        assert(cached <= capacityLines, `at most ${capacityLines} lines cached, got ${cached}`);
+        // Nothing dirty is left behind a flush, and the cache still works.
+        c.flushAll();
+        c.cpuWrite(0x40, Uint8Array.of(5));
+        assertEquals(c.cpuRead(0x40, 1)[0], 5);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
