@@ -12,7 +12,14 @@
 // queue() are the map/unmap hot path: they are held to the same rule. (A
 // well-typed pfn that was never allocated is the kernel's case:
 // free_iova_fast caches it, and the flush that gives it back skips it.)
-import { assert, assertEquals, type BadInputCase, runBadInput, test } from "@dmasim/testing";
+import {
+  assert,
+  assertEquals,
+  type BadInputCase,
+  methodCase,
+  runBadInput,
+  test,
+} from "@dmasim/testing";
 import { FlushQueue, ManualClock } from "./flush_queue.ts";
 import { type Iova, IovaDomain, roundupPowOfTwo } from "./iova.ts";
 import { IovaRcache, iovaSizeClass } from "./rcache.ts";
@@ -117,27 +124,26 @@ const PFN: ReadonlyArray<readonly [string, unknown]> = [
 ];
 const CPU: ReadonlyArray<readonly [string, unknown]> = [["a CPU that does not exist", 2]];
 
+/** A method's case, with this suite's bad values by parameter name. */
 function method<T extends object>(
   cls: string,
   obj: (s: State) => T,
   name: keyof T & string,
   more: Partial<BadInputCase<State>> = {},
 ): BadInputCase<State> {
-  return {
-    name: `${cls}.${name}`,
-    fn: (s) => obj(s)[name] as never,
-    target: obj,
-    extra: {
+  return methodCase(
+    cls,
+    obj,
+    name,
+    {
       pfn: PFN,
       limitPfn: PFN,
       cpu: CPU,
       size: [["more than the space", 2 ** 40]],
       sizeClass: [["class 6", 6]],
-      ...more.extra,
     },
-    ...more,
-    ...(more.extra ? { extra: { pfn: PFN, cpu: CPU, ...more.extra } } : {}),
-  };
+    more,
+  );
 }
 
 const iovad = (s: State) => s.iovad;

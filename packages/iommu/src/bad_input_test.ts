@@ -15,6 +15,7 @@ import {
   assertEquals,
   type BadInputCase,
   fieldMutations,
+  methodCase,
   runBadInput,
   test,
 } from "@dmasim/testing";
@@ -143,17 +144,18 @@ const ADDR: ReadonlyArray<readonly [string, unknown]> = [
   ["Infinity", Number.POSITIVE_INFINITY],
 ];
 
+/** A method's case, with this suite's bad values by parameter name. */
 function method<T extends object>(
   cls: string,
   obj: (s: State) => T,
   name: keyof T & string,
   more: Partial<BadInputCase<State>> = {},
 ): BadInputCase<State> {
-  return {
-    name: `${cls}.${name}`,
-    fn: (s) => obj(s)[name] as never,
-    target: obj,
-    extra: {
+  return methodCase(
+    cls,
+    obj,
+    name,
+    {
       iova: ADDR,
       paddr: [["a physical address beyond 2^52", 2 ** 53]],
       pa: [["a physical address beyond 2^52", 2 ** 53]],
@@ -161,11 +163,9 @@ function method<T extends object>(
       prot: [["an unknown protection bit", 1 << 12]],
       domain: [["an object", { id: 1 }]],
       type: [["an unknown domain type", 1 << 6]],
-      ...more.extra,
     },
-    ...more,
-    ...(more.extra ? { extra: { iova: ADDR, size: ADDR, ...more.extra } } : {}),
-  };
+    more,
+  );
 }
 
 const unit = (s: State) => s.unit;

@@ -13,6 +13,7 @@ import {
   fieldMutations,
   isEngineError,
   isNonsense,
+  methodCase,
   runBadInput,
   test,
 } from "@dmasim/testing";
@@ -98,19 +99,14 @@ const BUS: ReadonlyArray<readonly [string, unknown]> = [
   ["Infinity", Number.POSITIVE_INFINITY],
 ];
 
-function method<K extends string>(
+/** A method's case, with this suite's bad values by parameter name. */
+function method<T extends object>(
   cls: string,
-  obj: (s: State) => Record<K, unknown>,
-  name: K,
+  obj: (s: State) => T,
+  name: keyof T & string,
   more: Partial<BadInputCase<State>> = {},
 ): BadInputCase<State> {
-  return {
-    name: `${cls}.${name}`,
-    fn: (s) => obj(s)[name] as never,
-    target: obj,
-    extra: { bus: BUS, len: BUS, dstOffset: BUS, srcOffset: BUS },
-    ...more,
-  };
+  return methodCase(cls, obj, name, { bus: BUS, len: BUS, dstOffset: BUS, srcOffset: BUS }, more);
 }
 
 const engine = (s: State) => s.engine as unknown as Record<string, unknown>;

@@ -10,6 +10,7 @@ import {
   assertEquals,
   type BadInputCase,
   fieldMutations,
+  methodCase,
   runBadInput,
   test,
 } from "@dmasim/testing";
@@ -132,19 +133,20 @@ const OUTSIDE: ReadonlyArray<readonly [string, unknown]> = [
 ];
 const ZONE: ReadonlyArray<readonly [string, unknown]> = [["an unknown zone", 3]];
 
+/** A method's case, with this suite's bad values by parameter name. */
 function method<T extends object>(
   cls: string,
   obj: (s: State) => T,
   name: keyof T & string,
   more: Partial<BadInputCase<State>> = {},
 ): BadInputCase<State> {
-  return {
-    name: `${cls}.${name}`,
-    fn: (s) => obj(s)[name] as never,
-    target: obj,
-    extra: { pa: OUTSIDE, dstPa: OUTSIDE, srcPa: OUTSIDE, len: OUTSIDE, highestZone: ZONE },
-    ...more,
-  };
+  return methodCase(
+    cls,
+    obj,
+    name,
+    { pa: OUTSIDE, dstPa: OUTSIDE, srcPa: OUTSIDE, len: OUTSIDE, highestZone: ZONE },
+    more,
+  );
 }
 
 const mem = (s: State) => s.mem;

@@ -144,6 +144,27 @@ export interface BadInputCase<S> {
   undo?: (s: S, args: unknown[], result: unknown) => void;
 }
 
+/**
+ * The case for the method `name` of the object `obj(state)`, named "Class.name", called with
+ * that object as `this`. `extra` holds the suite's own bad values by parameter name; the
+ * case's `more.extra` adds to them (and wins for a name both give).
+ */
+export function methodCase<S, T extends object>(
+  cls: string,
+  obj: (s: S) => T,
+  name: keyof T & string,
+  extra: Record<string, ReadonlyArray<readonly [string, unknown]>> = {},
+  more: Partial<BadInputCase<S>> = {},
+): BadInputCase<S> {
+  return {
+    name: `${cls}.${name}`,
+    fn: (s) => obj(s)[name] as never,
+    target: obj,
+    ...more,
+    extra: { ...extra, ...more.extra },
+  };
+}
+
 export interface BadInputSuite<S> {
   /** A fresh model. */
   setup: () => S;

@@ -17,6 +17,7 @@ export {
   fieldMutations,
   isEngineError,
   isNonsense,
+  methodCase,
   paramNames,
   runBadInput,
 } from "./bad_input.ts";
