@@ -959,7 +959,7 @@ export class DmaKernel implements KernelContext {
   mapPhys(dev: Device, phys: number, size: number, dir: number, attrs = 0): number {
     this.#needDev(dev, "mapPhys");
     if (!mapArgsOk(phys, size, dir, attrs))
-      this.#badStreamArgs("mapPhys", "dma_map_phys", dev, phys, "phys", size, dir, attrs, true);
+      this.#badStreamArgs("mapPhys", dev, phys, size, dir, attrs);
     this.#needBelowMemory(phys);
     return this.#mapPhys(dev, phys, size, dir, attrs);
   }
@@ -983,21 +983,19 @@ export class DmaKernel implements KernelContext {
    * size, the direction, then #checkArgs's ranges.
    */
   #badStreamArgs(
-    fn: string,
-    kernelFn: string,
+    fn: StreamEntry,
     dev: Device,
     addr: number,
-    addrName: string,
     size: number,
     dir: number,
     attrs: number,
-    isMap: boolean,
   ): never {
-    if (isMap) this.#needInt(addr, addrName, fn);
+    const e = STREAM_ENTRIES[fn];
+    if (e.isMap) this.#needInt(addr, e.addr, fn);
     if (fn === "mapPhys") this.#needBelowMemory(addr);
     this.#needInt(size, "size", fn);
-    this.#checkDir(dir, kernelFn);
-    this.#checkArgs(fn, dev, addr, addrName, size, attrs);
+    this.#checkDir(dir, e.kernel);
+    this.#checkArgs(fn, dev, addr, e.addr, size, attrs);
     throw new RangeError(`${fn}: bad arguments`); // not reached: one of the checks above throws
   }
 
@@ -1103,17 +1101,7 @@ export class DmaKernel implements KernelContext {
   unmapPhys(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapPhys");
     if (!unmapArgsOk(addr, size, dir, attrs))
-      this.#badStreamArgs(
-        "unmapPhys",
-        "dma_unmap_phys",
-        dev,
-        addr,
-        "addr",
-        size,
-        dir,
-        attrs,
-        false,
-      );
+      this.#badStreamArgs("unmapPhys", dev, addr, size, dir, attrs);
     this.#unmapPhys(dev, addr, size, dir, attrs);
   }
 
@@ -1195,17 +1183,7 @@ export class DmaKernel implements KernelContext {
     this.#needInt(offset, "offset", "mapPage");
     const phys = pagePhys + offset;
     if (!mapArgsOk(phys, size, dir, attrs))
-      this.#badStreamArgs(
-        "mapPage",
-        "dma_map_page_attrs",
-        dev,
-        phys,
-        "page + offset",
-        size,
-        dir,
-        attrs,
-        true,
-      );
+      this.#badStreamArgs("mapPage", dev, phys, size, dir, attrs);
     if (attrs & DMA_ATTR_MMIO && this.design.physOps) return DMA_MAPPING_ERROR;
     return this.#mapPhys(dev, phys, size, dir, attrs);
   }
@@ -1214,17 +1192,7 @@ export class DmaKernel implements KernelContext {
   unmapPage(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapPage");
     if (!unmapArgsOk(addr, size, dir, attrs))
-      this.#badStreamArgs(
-        "unmapPage",
-        "dma_unmap_page_attrs",
-        dev,
-        addr,
-        "addr",
-        size,
-        dir,
-        attrs,
-        false,
-      );
+      this.#badStreamArgs("unmapPage", dev, addr, size, dir, attrs);
     if (attrs & DMA_ATTR_MMIO && this.design.physOps) return;
     this.#unmapPhys(dev, addr, size, dir, attrs);
   }
@@ -1233,17 +1201,7 @@ export class DmaKernel implements KernelContext {
   mapSingle(dev: Device, cpuAddr: number, size: number, dir: number, attrs = 0): number {
     this.#needDev(dev, "mapSingle");
     if (!mapArgsOk(cpuAddr, size, dir, attrs))
-      this.#badStreamArgs(
-        "mapSingle",
-        "dma_map_single_attrs",
-        dev,
-        cpuAddr,
-        "cpuAddr",
-        size,
-        dir,
-        attrs,
-        true,
-      );
+      this.#badStreamArgs("mapSingle", dev, cpuAddr, size, dir, attrs);
     // A linear-map address is neither vmalloc memory nor one of our remaps:
     // only other addresses need the region lookup.
     const pa = this.platform.kas.linearToPhys(cpuAddr);
@@ -1276,17 +1234,7 @@ export class DmaKernel implements KernelContext {
   unmapSingle(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapSingle");
     if (!unmapArgsOk(addr, size, dir, attrs))
-      this.#badStreamArgs(
-        "unmapSingle",
-        "dma_unmap_page_attrs",
-        dev,
-        addr,
-        "addr",
-        size,
-        dir,
-        attrs,
-        false,
-      );
+      this.#badStreamArgs("unmapSingle", dev, addr, size, dir, attrs);
     if (attrs & DMA_ATTR_MMIO && this.design.physOps) return;
     this.#unmapPhys(dev, addr, size, dir, attrs);
   }
@@ -1295,17 +1243,7 @@ export class DmaKernel implements KernelContext {
   mapResource(dev: Device, phys: number, size: number, dir: number, attrs = 0): number {
     this.#needDev(dev, "mapResource");
     if (!mapArgsOk(phys, size, dir, attrs))
-      this.#badStreamArgs(
-        "mapResource",
-        "dma_map_resource",
-        dev,
-        phys,
-        "phys",
-        size,
-        dir,
-        attrs,
-        true,
-      );
+      this.#badStreamArgs("mapResource", dev, phys, size, dir, attrs);
     return this.#mapPhys(dev, phys, size, dir, attrs | DMA_ATTR_MMIO);
   }
 
@@ -1313,17 +1251,7 @@ export class DmaKernel implements KernelContext {
   unmapResource(dev: Device, addr: number, size: number, dir: number, attrs = 0): void {
     this.#needDev(dev, "unmapResource");
     if (!unmapArgsOk(addr, size, dir, attrs))
-      this.#badStreamArgs(
-        "unmapResource",
-        "dma_unmap_resource",
-        dev,
-        addr,
-        "addr",
-        size,
-        dir,
-        attrs,
-        false,
-      );
+      this.#badStreamArgs("unmapResource", dev, addr, size, dir, attrs);
     this.#unmapPhys(dev, addr, size, dir, attrs | DMA_ATTR_MMIO);
   }
 
@@ -1340,11 +1268,7 @@ export class DmaKernel implements KernelContext {
     this.#checkArgs("mapSg", dev, 0, "sg", 0, attrs);
     if (attrs & DMA_ATTR_REQUIRE_COHERENT && !dev.dmaCoherent) return -EOPNOTSUPP;
     if (!dev.hasDmaMask) {
-      this.log.warnOnce(
-        `no-dma-mask:${dev.name}`,
-        "WARN_ON_ONCE(!dev->dma_mask): device has no DMA mask",
-        dev.name,
-      );
+      this.#noDmaMask(dev);
       return 0;
     }
     const ops = this.getDmaOps(dev);
@@ -2631,6 +2555,19 @@ function iommuOpsTable(e: IommuDmaEntryPoints, d: DesignTraits, common: CommonPa
   }
   return table;
 }
+
+/** Each streaming entry point's kernel function and address argument, as its errors name them. */
+const STREAM_ENTRIES = {
+  mapPhys: { kernel: "dma_map_phys", addr: "phys", isMap: true },
+  unmapPhys: { kernel: "dma_unmap_phys", addr: "addr", isMap: false },
+  mapPage: { kernel: "dma_map_page_attrs", addr: "page + offset", isMap: true },
+  unmapPage: { kernel: "dma_unmap_page_attrs", addr: "addr", isMap: false },
+  mapSingle: { kernel: "dma_map_single_attrs", addr: "cpuAddr", isMap: true },
+  unmapSingle: { kernel: "dma_unmap_page_attrs", addr: "addr", isMap: false },
+  mapResource: { kernel: "dma_map_resource", addr: "phys", isMap: true },
+  unmapResource: { kernel: "dma_unmap_resource", addr: "addr", isMap: false },
+} as const;
+type StreamEntry = keyof typeof STREAM_ENTRIES;
 
 // The streaming calls' argument tests, kept small so that the JIT inlines
 // them into the entry points. For an integer, `(attrs & DMA_ATTR_ALL) ===
