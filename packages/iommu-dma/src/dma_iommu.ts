@@ -430,8 +430,10 @@ export class IommuDma implements IommuDmaEntryPoints {
     const st = this.#state(dev);
     const coherent = dev.dmaCoherent;
     const prot = this.#prot(dir, coherent, attrs);
-    if (this.#useSwiotlb(dev, size, dir))
-      return this.#mapPhysBouncing(dev, st, phys, size, dir, attrs, prot);
+    if (this.#useSwiotlb(dev, size, dir)) {
+      phys = this.#bounceUnaligned(dev, st, phys, size, dir, attrs);
+      if (phys < 0) return DMA_MAPPING_ERROR;
+    }
     if (!coherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) archSyncForDevice(this.#k, phys, size, dir);
     const iova = this.#mapIn(dev, st, phys, size, prot, false);
     if (iova === DMA_MAPPING_ERROR && this.#k.isSwiotlbBuffer(dev, phys)) {
@@ -440,29 +442,21 @@ export class IommuDma implements IommuDmaEntryPoints {
     return iova;
   }
 
-  /** mapPhys for a device that may bounce: an unaligned buffer goes through swiotlb first (out of line). */
-  #mapPhysBouncing(
+  /**
+   * mapPhys for a device that may bounce (out of line): an unaligned buffer's
+   * swiotlb slot, the buffer itself when aligned, or -1 when it cannot bounce.
+   */
+  #bounceUnaligned(
     dev: Device,
     st: DevState,
     phys: number,
     size: number,
     dir: number,
     attrs: number,
-    prot: number,
   ): number {
-    if (mod(phys, st.cookie.granule) !== 0 || mod(size, st.cookie.granule) !== 0) {
-      if (attrs & DMA_ATTR_REQUIRE_COHERENT) return DMA_MAPPING_ERROR;
-      const tlb = this.#mapSwiotlb(dev, st, phys, size, dir, attrs);
-      if (tlb < 0) return DMA_MAPPING_ERROR;
-      phys = tlb;
-    }
-    if (!dev.dmaCoherent && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-      archSyncForDevice(this.#k, phys, size, dir);
-    const iova = this.#mapIn(dev, st, phys, size, prot, false);
-    if (iova === DMA_MAPPING_ERROR && this.#k.isSwiotlbBuffer(dev, phys)) {
-      this.#k.swiotlbTblUnmapSingle(dev, phys, size, dir, attrs);
-    }
-    return iova;
+    if (mod(phys, st.cookie.granule) === 0 && mod(size, st.cookie.granule) === 0) return phys;
+    if (attrs & DMA_ATTR_REQUIRE_COHERENT) return -1;
+    return this.#mapSwiotlb(dev, st, phys, size, dir, attrs);
   }
 
   /**
