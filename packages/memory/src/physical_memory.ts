@@ -176,17 +176,7 @@ export class PhysicalMemory {
    */
   readInto(pa: number, dst: Uint8Array, dstOffset = 0, len = dst?.length - dstOffset): void {
     // One inlinable test; what failed is worked out, and thrown, out of line.
-    if (
-      !(
-        dst instanceof Uint8Array &&
-        Number.isInteger(dstOffset) &&
-        Number.isInteger(len) &&
-        dstOffset >= 0 &&
-        len >= 0 &&
-        dstOffset + len <= dst.length
-      )
-    )
-      badBuffer("readInto", "dst", dst, dstOffset, len);
+    if (!bufferOk(dst, dstOffset, len)) badBuffer("readInto", "dst", dst, dstOffset, len);
     this.#checkPa(pa, len);
     let done = 0;
     while (done < len) {
@@ -212,17 +202,7 @@ export class PhysicalMemory {
 
   /** Copies len bytes of src from srcOffset to [pa, pa + len). */
   write(pa: number, src: Uint8Array, srcOffset = 0, len = src?.length - srcOffset): void {
-    if (
-      !(
-        src instanceof Uint8Array &&
-        Number.isInteger(srcOffset) &&
-        Number.isInteger(len) &&
-        srcOffset >= 0 &&
-        len >= 0 &&
-        srcOffset + len <= src.length
-      )
-    )
-      badBuffer("write", "src", src, srcOffset, len);
+    if (!bufferOk(src, srcOffset, len)) badBuffer("write", "src", src, srcOffset, len);
     this.#checkPa(pa, len);
     let done = 0;
     while (done < len) {
@@ -295,6 +275,18 @@ function describeArg(v: unknown): string {
   if (typeof v === "object" && v !== null)
     return Array.isArray(v) ? "an array" : (v.constructor?.name ?? "an object");
   return String(v);
+}
+
+/** A buffer, and an integer range inside it. */
+function bufferOk(buf: Uint8Array, offset: number, len: number): boolean {
+  return (
+    buf instanceof Uint8Array &&
+    Number.isInteger(offset) &&
+    Number.isInteger(len) &&
+    offset >= 0 &&
+    len >= 0 &&
+    offset + len <= buf.length
+  );
 }
 
 /** The first failing buffer check of readInto/write, thrown (out of line: the hot functions stay small). */
