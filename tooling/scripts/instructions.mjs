@@ -10,7 +10,7 @@
 // branch prediction), so read the result next to the timed benchmarks.
 //
 // Usage: pnpm build && node tooling/scripts/instructions.mjs [scenario ...]
-// Scenarios: direct, swiotlb, strict, lazy (default: all). Needs valgrind
+// Scenarios: direct, swiotlb, strict, lazy, bench-direct, bench-strict (default: all). Needs valgrind
 // (apt-get install valgrind).
 import { execFileSync, spawnSync } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -21,12 +21,36 @@ const SCENARIOS = {
   swiotlb: "swiotlb bounce mapSingle + unmapSingle, 4 KiB TO_DEVICE, 32-bit mask (q35)",
   strict: "iommu-dma strict mapSingle + unmapSingle, 4 KiB (q35-vtd)",
   lazy: "iommu-dma lazy (flush queue) mapSingle + unmapSingle, 4 KiB (q35-vtd)",
+  "bench-direct":
+    "the bench's system: dma-direct mapSingle + unmapSingle, 4 KiB BIDIRECTIONAL, 64-bit mask (-p x86_64 -b 64)",
+  "bench-strict":
+    "the bench's system: strict mapSingle + unmapSingle, 4 KiB BIDIRECTIONAL, 32-bit mask (-p x86_64-vtd --strict)",
 };
 const LOW = 100_000;
 const HIGH = 500_000;
 
+const pkg = (p) => import(pathToFileURL(`${ROOT}packages/${p}/dist/mod.js`).href);
+
+/**
+ * The system apps/bench builds (createSystem of @dmasim/arch with the
+ * bench's options) and the buffer its thread maps (one page from the page
+ * allocator), with the bench's default direction; the loop is the pair alone,
+ * as in the bench's untimed cross-check.
+ */
+async function benchChild(name, n) {
+  const { createSystem } = await pkg("arch");
+  const strict = name === "bench-strict";
+  const s = strict
+    ? createSystem("x86_64-vtd", { maskBits: 32, cmdline: "iommu.strict=1" })
+    : createSystem("x86_64", { maskBits: 64 });
+  const pa = s.machine.pages.allocPages(0);
+  const va = s.machine.kas.physToVirt(pa);
+  const { dma, dev } = s;
+  for (let i = 0; i < n; i++) dma.unmapSingle(dev, dma.mapSingle(dev, va, 4096, 0), 4096, 0);
+}
+
 async function child(name, n) {
-  const pkg = (p) => import(pathToFileURL(`${ROOT}packages/${p}/dist/mod.js`).href);
+  if (name.startsWith("bench-")) return benchChild(name, n);
   const { createMachine, EDU_NAME } = await pkg("machine");
   const { DmaKernel, DMA_BIT_MASK, DMA_TO_DEVICE } = await pkg("dma-core");
   const iommu = name === "strict" || name === "lazy";
