@@ -125,6 +125,8 @@ export class CpuCache {
   /** Bounded caches only: valid lines in replacement order (LRU or FIFO). */
   readonly #order = new Map<number, true>();
   readonly #linesPerPage: number;
+  /** A page's worth of dirty bits, all set: markDirty copies it for a whole page. */
+  readonly #allDirty: Uint8Array;
   readonly #hazardListeners: Array<(e: HazardEvent) => void> = [];
   readonly #maintListeners: Array<(op: MaintenanceOp, pa: number, len: number) => void> = [];
   readonly #random: () => number;
@@ -169,6 +171,7 @@ export class CpuCache {
     this.speculativeFill = options.speculativeFill ?? false;
     this.#random = options.random ?? mulberry32(0x5eed);
     this.#linesPerPage = PAGE / this.lineSize;
+    this.#allDirty = new Uint8Array(this.#linesPerPage).fill(1);
   }
 
   onHazard(fn: (e: HazardEvent) => void): () => void {
@@ -344,8 +347,9 @@ export class CpuCache {
     let done = 0;
     while (done < len) {
       const a = pa + done;
-      const off = a % PAGE;
-      const pi = (a - off) / PAGE;
+      // Exact arithmetic: a % PAGE on an address above 2^31 is a slow floating-point remainder.
+      const pi = Math.floor(a / PAGE);
+      const off = a - pi * PAGE;
       const n = Math.min(len - done, PAGE - off);
       let p = this.#page(pi, true)!;
       const first = Math.floor(off / ls);
@@ -416,8 +420,9 @@ export class CpuCache {
     let done = 0;
     while (done < len) {
       const a = pa + done;
-      const off = a % PAGE;
-      const pi = (a - off) / PAGE;
+      // Exact arithmetic: a % PAGE on an address above 2^31 is a slow floating-point remainder.
+      const pi = Math.floor(a / PAGE);
+      const off = a - pi * PAGE;
       const n = Math.min(len - done, PAGE - off);
       let p = this.#page(pi, true)!;
       const first = Math.floor(off / ls);
@@ -439,7 +444,7 @@ export class CpuCache {
       }
       const from = srcOffset + done;
       p.data.set(from === 0 && n === src.length ? src : src.subarray(from, from + n), off);
-      p.dirty.fill(1, first, last + 1);
+      this.#markDirty(p.dirty, first, last);
       done += n;
     }
     this.#seq++;
@@ -523,10 +528,20 @@ export class CpuCache {
         q.data.set(m === PAGE ? sp.data : sp.data.subarray(so, so + m), off + k);
         k += m;
       }
-      q.dirty.fill(1, first, last + 1);
+      this.#markDirty(q.dirty, first, last);
       done += n;
     }
     this.#seq++;
+  }
+
+  /**
+   * Lines first..last of a page become dirty. A whole page copies a row of
+   * ones (a memcpy); TypedArray fill() is a call into the runtime that costs
+   * more than the 64 stores, and a part of a page is a short loop.
+   */
+  #markDirty(dirty: Uint8Array, first: number, last: number): void {
+    if (first === 0 && last === dirty.length - 1) dirty.set(this.#allDirty);
+    else for (let li = first; li <= last; li++) dirty[li] = 1;
   }
 
   /** Whether a cached page under [pa, pa + len) may hold a stale line. */
