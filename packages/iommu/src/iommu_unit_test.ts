@@ -36,6 +36,41 @@ test("VT-d: a 4 MiB + 4 KiB map uses two 2 MiB superpages and one 4 KiB page; th
   assertEquals(d.iommuUnmap(0x40000000, 0x401000), 0x401000);
 });
 
+test("iommuMapFrames of single frames, across leaf tables and back, answers and maps as iommuMap does", () => {
+  // Frames in three leaf tables (512 frames each), so the page table's
+  // last-table shortcut is taken, left and taken again; unmaps in between.
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.boolean(),
+          fc.integer({ min: 0, max: 3 * 512 - 1 }),
+          fc.integer({ min: 1, max: 0xfffff }),
+          fc.constantFrom(IOMMU_READ, IOMMU_WRITE, IOMMU_READ | IOMMU_WRITE),
+        ),
+        { maxLength: 60 },
+      ),
+      (ops) => {
+        const f = vtd().allocDomain(DOMAIN_DMA);
+        const b = vtd().allocDomain(DOMAIN_DMA);
+        const touched = new Set<number>();
+        for (const [map, frame, pfn, prot] of ops) {
+          const i = 0x7fe00 + frame; // from the last table below 2 GiB into the next ones
+          touched.add(i);
+          if (map)
+            assertEquals(
+              f.iommuMapFrames(i, pfn, 1, prot),
+              b.iommuMap(i * 4096, pfn * 4096, 4096, prot),
+            );
+          else assertEquals(f.iommuUnmap(i * 4096, 4096), b.iommuUnmap(i * 4096, 4096));
+        }
+        for (const i of touched)
+          assertEquals(f.iovaToPhys(i * 4096 + 8), b.iovaToPhys(i * 4096 + 8));
+      },
+    ),
+  );
+});
+
 test("iommuMapFrames maps as iommuMap of the frames' addresses: small pages, superpages, errors, stale IOTLB marks", () => {
   const viaFrames = vtd();
   const viaBytes = vtd();

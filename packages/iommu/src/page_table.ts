@@ -226,7 +226,22 @@ export class IoPageTable {
    */
   [MAP_LEAVES](iovaPfn: number, paPfn: number, count: number, prot: number): number {
     const size = this.#leafSize;
-    return this[MAP_PAGES](iovaPfn * size, paPfn * size, size, count, prot);
+    const iova = iovaPfn * size;
+    // One leaf in the last leaf table walked (a streaming map's usual case):
+    // what MAP_PAGES does for it, without the walk.
+    const off = iova - this.#lastBase;
+    if (count === 1 && off >= 0 && off < this.#regionSize && (this.pgsizeBitmap & size) !== 0) {
+      const t = this.#lastTable!;
+      const idx = (iova * this.#leafInv) & this.#mask;
+      if (t.kind[idx] !== EMPTY) return -EEXIST;
+      t.kind[idx] = LEAF;
+      t.pa[idx] = paPfn * size;
+      t.prot[idx] = prot;
+      t.used++;
+      this.stats.pteWrites++;
+      return 0;
+    }
+    return this[MAP_PAGES](iova, paPfn * size, size, count, prot);
   }
 
   [MAP_PAGES](iova: number, pa: number, pgsize: number, count: number, prot: number): number {
