@@ -51,7 +51,7 @@ import {
   IotlbGather,
 } from "@dmasim/iommu";
 import { FlushQueue } from "./flush_queue.ts";
-import { ALLOC_IOVA_FAST, isInt } from "./internal.ts";
+import { ALLOC_IOVA_FAST, FREE_IOVA_FAST, isInt } from "./internal.ts";
 import { IOVA_ANCHOR_PFN, IovaDomain } from "./iova.ts";
 import { LiveIovas } from "./live_iovas.ts";
 
@@ -304,8 +304,13 @@ export class IommuDma implements IommuDmaEntryPoints {
     const pfn = iova * cookie.granuleInv;
     st?.live.delete(pfn);
     const pages = size * cookie.granuleInv;
-    if (queued && cookie.fq) cookie.fq.queue(pfn, pages, 0, this.#k.cpu);
-    else cookie.iovad.freeIovaFast(pfn, pages, this.#k.cpu);
+    const cpu = this.#k.cpu;
+    if (queued && cookie.fq) cookie.fq.queue(pfn, pages, 0, cpu);
+    // Every caller frees a granule-aligned range (whole granules at a granule
+    // boundary), so pfn and pages are integers: unchecked, unless it is empty.
+    else if (pages >= 1 && cpu < cookie.iovad.rcache.cpus)
+      cookie.iovad[FREE_IOVA_FAST](pfn, pages, cpu);
+    else cookie.iovad.freeIovaFast(pfn, pages, cpu);
   }
 
   // ------------------------------------------------------------ map / unmap core
