@@ -51,7 +51,7 @@ import {
   IotlbGather,
 } from "@dmasim/iommu";
 import { FlushQueue } from "./flush_queue.ts";
-import { ALLOC_IOVA_FAST, FREE_IOVA_FAST, isInt } from "./internal.ts";
+import { ALLOC_IOVA_FAST, FQ_QUEUE, FREE_IOVA_FAST, isInt } from "./internal.ts";
 import { IOVA_ANCHOR_PFN, IovaDomain } from "./iova.ts";
 import { LiveIovas } from "./live_iovas.ts";
 
@@ -305,11 +305,23 @@ export class IommuDma implements IommuDmaEntryPoints {
     st?.live.delete(pfn);
     const pages = size * cookie.granuleInv;
     const cpu = this.#k.cpu;
-    if (queued && cookie.fq) cookie.fq.queue(pfn, pages, 0, cpu);
     // Every caller frees a granule-aligned range (whole granules at a granule
     // boundary), so pfn and pages are integers: unchecked, unless it is empty.
-    else if (pages >= 1 && cpu < cookie.iovad.rcache.cpus)
-      cookie.iovad[FREE_IOVA_FAST](pfn, pages, cpu);
+    if (!(pages >= 1 && cpu < cookie.iovad.rcache.cpus))
+      this.#freeIovaChecked(cookie, pfn, pages, queued, cpu);
+    else if (queued && cookie.fq) cookie.fq[FQ_QUEUE](pfn, pages, 0, cpu);
+    else cookie.iovad[FREE_IOVA_FAST](pfn, pages, cpu);
+  }
+
+  /** #freeIova through the checked calls, which throw for what they refuse (cold path). */
+  #freeIovaChecked(
+    cookie: DmaCookie,
+    pfn: number,
+    pages: number,
+    queued: boolean,
+    cpu: number,
+  ): void {
+    if (queued && cookie.fq) cookie.fq.queue(pfn, pages, 0, cpu);
     else cookie.iovad.freeIovaFast(pfn, pages, cpu);
   }
 

@@ -4,7 +4,7 @@
 // STARTED after they were queued has FINISHED. Per-CPU rings of 256 entries
 // with a 10 ms timer, or (IOMMUs whose flushes a hypervisor shadows) one
 // global ring of 32768 entries with a 1 s timer.
-import { describeArg, FREE_IOVA_FAST, isInt } from "./internal.ts";
+import { describeArg, FQ_QUEUE, FREE_IOVA_FAST, isInt } from "./internal.ts";
 import { IovaDomain } from "./iova.ts";
 import { checkTimerClock, type TimerClock } from "./rcache.ts";
 
@@ -247,6 +247,11 @@ export class FlushQueue {
       )
     )
       this.#badQueue(pfn, pages, freelistPages, cpu);
+    this[FQ_QUEUE](pfn, pages, freelistPages, cpu);
+  }
+
+  /** queue() without the argument check, for iommu-dma's unmap (its pfn and pages are whole granules, its CPU the kernel's). */
+  [FQ_QUEUE](pfn: number, pages: number, freelistPages: number, cpu: number): void {
     const r = this.#rings[this.single ? 0 : cpu]!;
     const mask = this.#mask;
     // Only entries older than the last finished flush can go (the test, inline; the frees, not).

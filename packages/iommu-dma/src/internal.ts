@@ -18,10 +18,11 @@ export const isInt: (v: unknown) => boolean = Number.isInteger;
  * Keys of the unchecked halves of the hot entry points, for callers inside
  * this package whose arguments are already checked (alloc_iova_fast calling
  * the rcache, the flush queue releasing what queue() checked, iommu-dma
- * allocating sizes it computed): the public
+ * allocating and queueing sizes it computed): the public
  * method is the check plus a call of its unchecked half.
  */
 export const RCACHE_GET = Symbol("IovaRcache.get, unchecked");
 export const RCACHE_INSERT = Symbol("IovaRcache.insert, unchecked");
 export const FREE_IOVA_FAST = Symbol("IovaDomain.freeIovaFast, unchecked");
 export const ALLOC_IOVA_FAST = Symbol("IovaDomain.allocIovaFast, unchecked");
+export const FQ_QUEUE = Symbol("FlushQueue.queue, unchecked");
