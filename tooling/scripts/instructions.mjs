@@ -10,7 +10,7 @@
 // branch prediction), so read the result next to the timed benchmarks.
 //
 // Usage: pnpm build && node tooling/scripts/instructions.mjs [scenario ...]
-// Scenarios: direct, swiotlb, strict, lazy, bench-direct, bench-strict (default: all). Needs valgrind
+// Scenarios: direct, swiotlb, strict, lazy, sg, bench-direct, bench-strict (default: all). Needs valgrind
 // (apt-get install valgrind).
 import { execFileSync, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";

@@ -10,6 +10,7 @@ export const SCENARIOS = {
   swiotlb: "swiotlb bounce mapSingle + unmapSingle, 4 KiB TO_DEVICE, 32-bit mask (q35)",
   strict: "iommu-dma strict mapSingle + unmapSingle, 4 KiB (q35-vtd)",
   lazy: "iommu-dma lazy (flush queue) mapSingle + unmapSingle, 4 KiB (q35-vtd)",
+  sg: "iommu-dma strict mapSgtable + unmapSgtable, 32 separate 4 KiB pages (q35-vtd)",
   "bench-direct":
     "the bench's system: dma-direct mapSingle + unmapSingle, 4 KiB BIDIRECTIONAL, 64-bit mask (-p x86_64 -b 64)",
   "bench-strict":
@@ -39,8 +40,8 @@ async function benchChild(name, n) {
 export async function runScenario(name, n) {
   if (name.startsWith("bench-")) return benchChild(name, n);
   const { createMachine, EDU_NAME } = await pkg("machine");
-  const { DmaKernel, DMA_BIT_MASK, DMA_TO_DEVICE } = await pkg("dma-core");
-  const iommu = name === "strict" || name === "lazy";
+  const { DmaKernel, DMA_BIT_MASK, DMA_TO_DEVICE, SgTable } = await pkg("dma-core");
+  const iommu = name === "strict" || name === "lazy" || name === "sg";
   const m = createMachine(iommu ? "q35-vtd" : "q35", { ramGiB: 6 });
   let iommuDma;
   if (iommu) {
@@ -48,7 +49,7 @@ export async function runScenario(name, n) {
     iommuDma = createIommuDma({
       iommuFor: (d) => m.iommuFor(d.name),
       pciWindows: m.pciHostBridge.windows,
-      defaultDomain: name === "strict" ? "dma" : "dma-fq",
+      defaultDomain: name === "lazy" ? "dma-fq" : "dma",
     });
   }
   const k = new DmaKernel({
@@ -60,6 +61,17 @@ export async function runScenario(name, n) {
   const dev = k.addDevice({ name: EDU_NAME, pci: true, iommuId: "00:01.0" });
   k.setMaskAndCoherent(dev, DMA_BIT_MASK(name === "swiotlb" ? 32 : 64));
   const va = m.kas.physToVirt(0x102400000);
+  if (name === "sg") {
+    // As iommu-dma's benchmark: every other page, so no two segments merge.
+    const sgt = SgTable.fromPhys(
+      Array.from({ length: 32 }, (_, i) => ({ phys: 0x102400000 + i * 8192, length: 4096 })),
+    );
+    for (let i = 0; i < n; i++) {
+      k.mapSgtable(dev, sgt, DMA_TO_DEVICE);
+      k.unmapSgtable(dev, sgt, DMA_TO_DEVICE);
+    }
+    return;
+  }
   const run = (count) => {
     for (let i = 0; i < count; i++) {
       k.unmapSingle(dev, k.mapSingle(dev, va, 4096, DMA_TO_DEVICE), 4096, DMA_TO_DEVICE);

@@ -601,12 +601,17 @@ export class IommuDma implements IommuDmaEntryPoints {
       this.#invalidateSg(sgl, nents);
       return -ENOMEM;
     }
-    // iommu_map_sg(): each segment's aligned span, contiguous in IOVA space.
+    // iommu_map_sg(): each segment's aligned span, contiguous in IOVA space;
+    // by frame number when the span is whole granules (no address is boxed).
+    const inv = cookie.granuleInv;
     let at = iova;
     for (let i = 0; i < nents; i++) {
       const s = sgl[i]!;
       if (s.length === 0) continue;
-      const rc = cookie.domain.iommuMap(at, s.phys, s.length, prot);
+      const pfn = s.phys * inv;
+      const rc = isInt(pfn)
+        ? cookie.domain.iommuMapFrames(at * inv, pfn, s.length * inv, prot)
+        : cookie.domain.iommuMap(at, s.phys, s.length, prot);
       if (rc !== 0) {
         if (at > iova) cookie.domain.iommuUnmapFast(iova, at - iova, this.#syncedGather(cookie));
         this.#freeIova(cookie, iova, iovaLen, false, st);
