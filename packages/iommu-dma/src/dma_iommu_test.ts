@@ -24,6 +24,7 @@ import {
   assertNotEquals,
   test,
 } from "@dmasim/testing";
+import fc from "fast-check";
 import { iommuFixture } from "./_fixture_test_helpers.ts";
 
 test("C012 I-C: a 32-bit mask is not addressing-limited (the IOMMU's required mask is 32 bits)", () => {
@@ -73,6 +74,58 @@ test("C068 I-C: an entry at granule offset 0x100 starts a new segment ending in 
   assertEquals(sgt.sgl[1]!.dmaAddress % 4096, 0x100);
   assertEquals(sgt.sgl[1]!.dmaLength, 1024);
   f.kernel.unmapSgtable(f.dev, sgt, DMA_TO_DEVICE);
+});
+
+test("I-C: mapSgtable maps exactly the pages of its entries (small pages and 2 MiB blocks), and unmapSgtable all of them", () => {
+  // Entries at random pages and offsets, and now and then a 2 MiB-aligned
+  // run that the page table may map as one block: the IOVA pages of the
+  // output segments must translate to the entries' pages, as a multiset.
+  const entry = fc.oneof(
+    fc.record({
+      page: fc.integer({ min: 0, max: 4000 }),
+      offset: fc.integer({ min: 0, max: 4095 }),
+      length: fc.integer({ min: 1, max: 3 * 4096 }),
+    }),
+    fc.constant({ page: 0x80000, offset: 0, length: 2 ** 21 }),
+  );
+  fc.assert(
+    fc.property(fc.array(entry, { minLength: 1, maxLength: 10 }), (entries) => {
+      const f = iommuFixture("I-C");
+      const base = 0x100000000;
+      const list = entries.map((e) => ({
+        phys: base + e.page * 4096 + e.offset,
+        length: e.length,
+      }));
+      const want: number[] = [];
+      for (const e of list)
+        for (
+          let p = Math.floor(e.phys / 4096);
+          p <= Math.floor((e.phys + e.length - 1) / 4096);
+          p++
+        )
+          want.push(p);
+      const sgt = SgTable.fromPhys(list);
+      assertEquals(f.kernel.mapSgtable(f.dev, sgt, DMA_TO_DEVICE), 0);
+      const domain = f.unit.domainOf(f.dev.iommuId)!;
+      const got: number[] = [];
+      const iovaPages: number[] = [];
+      for (let i = 0; i < sgt.nents; i++) {
+        const s = sgt.sgl[i]!;
+        const end = s.dmaAddress + s.dmaLength;
+        for (let a = s.dmaAddress - (s.dmaAddress % 4096); a < end; a += 4096) {
+          iovaPages.push(a);
+          got.push(Math.floor(domain.iovaToPhys(a) / 4096));
+        }
+      }
+      assertEquals(
+        got.sort((x, y) => x - y),
+        want.sort((x, y) => x - y),
+      );
+      f.kernel.unmapSgtable(f.dev, sgt, DMA_TO_DEVICE);
+      for (const a of iovaPages) assertEquals(domain.iovaToPhys(a), 0);
+    }),
+    { numRuns: 60 },
+  );
 });
 
 test("C073 I-C with the IOVA space exhausted: -ENOMEM, and the list's offsets and lengths are restored", () => {
