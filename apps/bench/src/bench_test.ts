@@ -11,7 +11,7 @@ import {
   test,
 } from "@dmasim/testing";
 import { type MainIO, main, variants } from "./cli.ts";
-import { newResult, type ThreadResult, zeroCounters } from "./loop.ts";
+import { batchSize, newResult, type ThreadResult, zeroCounters } from "./loop.ts";
 import { type BenchOptions, DEFAULTS, OptionError, parseOptions } from "./options.ts";
 import { aggregate, compareTable, kernelLines, svgChart } from "./report.ts";
 import { checkWorkerMemory, runIndependent, runShared } from "./runner.ts";
@@ -371,4 +371,13 @@ test("independent mode refuses more workers than the host's memory holds, before
     Error,
     "independent mode: 1024 workers need about 24.0 GiB (24 MiB each) and this host has 8.0 GiB free; use fewer threads, or --shared",
   );
+});
+
+test("the untimed cross-check's batches last about 2 ms: 2000 pairs at least, 100000 at most", () => {
+  assertEquals(batchSize(80), 25000, "dma-direct-fast pairs: batches long enough for the JIT");
+  assertEquals(batchSize(600), 3334);
+  assertEquals(batchSize(5000), 2000, "slow pairs (sg): the minimum");
+  assertEquals(batchSize(1), 100000, "the cap");
+  assertEquals(batchSize(0), 2000, "no timed pairs to go by");
+  assertEquals(batchSize(Number.NaN), 2000);
 });
