@@ -1,4 +1,5 @@
 // Benchmarks: pnpm exec tsx --conditions=@dmasim/source src/cache_bench.ts
+import { nsPerOp } from "@dmasim/testing/bench";
 import { CpuCache } from "./cpu_cache.ts";
 
 const bytes = new Uint8Array(1 << 24);
@@ -8,12 +9,6 @@ const mem = {
   write: (pa: number, src: Uint8Array, off = 0, len = src.length - off) =>
     bytes.set(src.subarray(off, off + len), pa),
 };
-function nsPerOp(n: number, fn: () => void): number {
-  for (let i = 0; i < 10000; i++) fn();
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) fn();
-  return ((performance.now() - t0) * 1e6) / n;
-}
 const c = new CpuCache(mem);
 const buf = new Uint8Array(4096).fill(1);
 console.log(

@@ -1,24 +1,9 @@
 // Benchmarks: pnpm exec tsx --conditions=@dmasim/source src/dma_core_bench.ts
+
 import { createMachine } from "@dmasim/machine";
+import { nsPerOp } from "@dmasim/testing/bench";
 import { DMA_BIT_MASK, DMA_TO_DEVICE } from "./constants.ts";
 import { DmaKernel } from "./kernel.ts";
-
-/**
- * Best of 40 short timed rounds (n/8 calls each) after a warm-up: the host is
- * shared, a round short enough to fit in one time slice often escapes
- * preemption, and a preempted round says nothing about the code.
- */
-function nsPerOp(n: number, fn: () => void): number {
-  for (let i = 0; i < 20000; i++) fn();
-  const per = Math.ceil(n / 8);
-  let best = Number.POSITIVE_INFINITY;
-  for (let round = 0; round < 40; round++) {
-    const t0 = performance.now();
-    for (let i = 0; i < per; i++) fn();
-    best = Math.min(best, ((performance.now() - t0) * 1e6) / per);
-  }
-  return best;
-}
 
 const m = createMachine("q35", { ramGiB: 6 });
 const k = new DmaKernel({

@@ -1,25 +1,9 @@
 // Benchmarks: pnpm exec tsx --conditions=@dmasim/source src/iommu_dma_bench.ts
 import { DMA_BIT_MASK, DMA_TO_DEVICE, DmaKernel, SgTable } from "@dmasim/dma-core";
 import { createMachine, EDU_NAME } from "@dmasim/machine";
+import { nsPerOp } from "@dmasim/testing/bench";
 import { createIommuDma, type DefaultDomainType, type IommuDma } from "./dma_iommu.ts";
 import { IovaDomain } from "./iova.ts";
-
-/**
- * Best of 40 short timed rounds (n/8 calls each) after a warm-up: the host is
- * shared, and a round short enough to fit in one time slice is often not
- * preempted at all; a preempted round says nothing.
- */
-function nsPerOp(n: number, fn: () => void): number {
-  for (let i = 0; i < 20000; i++) fn();
-  const per = Math.ceil(n / 8);
-  let best = Number.POSITIVE_INFINITY;
-  for (let round = 0; round < 40; round++) {
-    const t0 = performance.now();
-    for (let i = 0; i < per; i++) fn();
-    best = Math.min(best, ((performance.now() - t0) * 1e6) / per);
-  }
-  return best;
-}
 
 function system(domain: DefaultDomainType) {
   const m = createMachine("q35-vtd", { ramGiB: 6 });

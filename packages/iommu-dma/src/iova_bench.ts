@@ -1,20 +1,10 @@
 // IOVA machinery benchmarks (no other package involved):
 //   pnpm exec tsx --conditions=@dmasim/source src/iova_bench.ts
+import { nsPerOp } from "@dmasim/testing/bench";
 import { FlushQueue, ManualClock } from "./flush_queue.ts";
 import { IovaDomain } from "./iova.ts";
 
 const LIMIT32 = 2 ** 20 - 1;
-
-function nsPerOp(n: number, fn: () => void): number {
-  for (let i = 0; i < Math.min(n, 20_000); i++) fn(); // warm-up (JIT)
-  let best = Number.POSITIVE_INFINITY;
-  for (let round = 0; round < 3; round++) {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) fn();
-    best = Math.min(best, ((performance.now() - t0) * 1e6) / n);
-  }
-  return best;
-}
 
 function report(name: string, ns: number): void {
   console.log(`${name.padEnd(72)} ${ns.toFixed(ns < 100 ? 1 : 0).padStart(8)} ns`);

@@ -1,20 +1,10 @@
 // Benchmarks: pnpm exec tsx --conditions=@dmasim/source src/iommu_bench.ts
+import { nsPerOp } from "@dmasim/testing/bench";
 import { DOMAIN_DMA } from "./domain.ts";
 import { IommuUnit, newTranslateResult } from "./iommu_unit.ts";
 import { IotlbGather } from "./iotlb_gather.ts";
 import { IOMMU_READ, IOMMU_WRITE } from "./prot.ts";
 
-/** Best of five timed rounds after a warm-up: the host is shared, a preempted round says nothing. */
-function nsPerOp(n: number, fn: () => void): number {
-  for (let i = 0; i < 20000; i++) fn();
-  let best = Number.POSITIVE_INFINITY;
-  for (let round = 0; round < 5; round++) {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) fn();
-    best = Math.min(best, ((performance.now() - t0) * 1e6) / n);
-  }
-  return best;
-}
 const unit = new IommuUnit({
   name: "dmar0",
   kind: "vtd",

@@ -1,13 +1,9 @@
 // Benchmarks: pnpm exec tsx --conditions=@dmasim/source src/machine_bench.ts
+
 import { DOMAIN_DMA, IOMMU_READ, IOMMU_WRITE } from "@dmasim/iommu";
+import { nsPerOp } from "@dmasim/testing/bench";
 import { createMachine, EDU_NAME } from "./presets.ts";
 
-function nsPerOp(n: number, fn: () => void): number {
-  for (let i = 0; i < 10000; i++) fn();
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) fn();
-  return ((performance.now() - t0) * 1e6) / n;
-}
 createMachine("q35", { ramGiB: 1 });
 globalThis.gc?.();
 const heap0 = process.memoryUsage().heapUsed;

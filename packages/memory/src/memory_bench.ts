@@ -1,13 +1,7 @@
 // Benchmarks: pnpm exec tsx --conditions=@dmasim/source src/memory_bench.ts
+import { nsPerOp } from "@dmasim/testing/bench";
 import { PageAllocator } from "./page_allocator.ts";
 import { PhysicalMemory } from "./physical_memory.ts";
-
-function nsPerOp(n: number, fn: () => void): number {
-  for (let i = 0; i < Math.min(n, 10000); i++) fn();
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) fn();
-  return ((performance.now() - t0) * 1e6) / n;
-}
 
 globalThis.gc?.();
 const heap0 = process.memoryUsage().heapUsed;
